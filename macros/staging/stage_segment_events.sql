@@ -1,0 +1,58 @@
+{#-
+    The staging shape of a Segment Spec source (web_events, app_events): the Spec's fields typed and named,
+    traits from `traits` or `context.traits`, re-delivered messages counted once (the first delivery wins).
+    The whole original message stays available as `payload`.
+-#}
+{% macro stage_segment_events(source_relation) %}
+with source as (
+
+    select * from {{ source_relation }}
+
+),
+
+renamed as (
+
+    select
+        trim(message_id) as message_id,
+        lower(trim(type)) as event_type,
+        {{ clean_string('event') }} as event_name,
+        {{ clean_string(tessera.json_text('payload', '$.name')) }} as screen_or_page_name,
+        {{ clean_string('anonymous_id') }} as anonymous_id,
+        {{ clean_string('user_id') }} as user_id,
+        {{ clean_string(tessera.json_text('payload', '$.previousId')) }} as previous_id,
+        timestamp as occurred_at,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.email') ~ ", " ~ tessera.json_text('payload', '$.context.traits.email') ~ ")") }} as email,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.phone') ~ ", " ~ tessera.json_text('payload', '$.context.traits.phone') ~ ")") }} as phone,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.firstName') ~ ", " ~ tessera.json_text('payload', '$.context.traits.firstName') ~ ")") }} as first_name,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.lastName') ~ ", " ~ tessera.json_text('payload', '$.context.traits.lastName') ~ ")") }} as last_name,
+        {{ clean_string(tessera.json_text('payload', '$.context.device.id')) }} as device_id,
+        {{ clean_string(tessera.json_text('payload', '$.context.device.advertisingId')) }} as advertising_id,
+        {{ clean_string(tessera.json_text('payload', '$.context.device.type')) }} as device_type,
+        {{ clean_string(tessera.json_text('payload', '$.context.app.version')) }} as app_version,
+        {{ clean_string(tessera.json_text('payload', '$.context.page.url')) }} as page_url,
+        {{ clean_string(tessera.json_text('payload', '$.context.page.path')) }} as page_path,
+        {{ clean_string(tessera.json_text('payload', '$.context.page.referrer')) }} as page_referrer,
+        {{ clean_string(tessera.json_text('payload', '$.context.campaign.source')) }} as campaign_source,
+        {{ clean_string(tessera.json_text('payload', '$.context.campaign.medium')) }} as campaign_medium,
+        {{ clean_string(tessera.json_text('payload', '$.context.campaign.name')) }} as campaign_name,
+        {{ clean_string(tessera.json_text('payload', '$.context.ip')) }} as ip_address,
+        {{ clean_string(tessera.json_text('payload', '$.context.userAgent')) }} as user_agent,
+        {{ clean_string(tessera.json_text('payload', '$.properties.order_id')) }} as order_id,
+        {{ tessera.json_object_at('payload', '$.properties') }} as properties,
+        payload,
+        _file,
+        _line,
+        _loaded_at
+
+    from source
+
+),
+
+first_deliveries as (
+
+    {{ tessera.deduplicate('renamed', 'message_id', '_loaded_at, _file, _line') }}
+
+)
+
+select * from first_deliveries
+{% endmacro %}

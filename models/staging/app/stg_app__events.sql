@@ -1,0 +1,1 @@
+{{ tessera.stage_segment_events(source('app', 'app_events')) }}

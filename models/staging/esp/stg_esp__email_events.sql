@@ -1,0 +1,32 @@
+with source as (
+
+    select * from {{ source('esp', 'email_events') }}
+
+),
+
+renamed as (
+
+    select
+        trim(sg_event_id) as email_event_id,
+        {{ clean_string('email') }} as email,
+        lower(trim(event)) as event_type,
+        timestamp as occurred_at,
+        {{ clean_string('campaign_id') }} as campaign_id,
+        {{ clean_string(tessera.json_text('payload', '$.url')) }} as clicked_url,
+        {{ clean_string(tessera.json_text('payload', '$.reason')) }} as failure_reason,
+        payload,
+        _file,
+        _line,
+        _loaded_at
+
+    from source
+
+),
+
+first_deliveries as (
+
+    {{ tessera.deduplicate('renamed', 'email_event_id', '_loaded_at, _file, _line') }}
+
+)
+
+select * from first_deliveries

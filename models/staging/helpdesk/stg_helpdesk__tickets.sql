@@ -1,0 +1,34 @@
+with source as (
+
+    select * from {{ source('helpdesk', 'support_tickets') }}
+
+),
+
+renamed as (
+
+    select
+        trim(ticket_id) as ticket_id,
+        {{ clean_string('requester_email') }} as requester_email,
+        {{ clean_string('requester_phone') }} as requester_phone,
+        {{ clean_string('requester_name') }} as requester_name,
+        {{ clean_string('subject') }} as subject,
+        lower({{ clean_string('channel') }}) as channel,
+        lower({{ clean_string('status') }}) as status,
+        lower({{ clean_string('satisfaction') }}) as satisfaction,
+        created_at,
+        solved_at,
+        _file,
+        _line,
+        _loaded_at
+
+    from source
+
+),
+
+latest_versions as (
+
+    {{ tessera.deduplicate('renamed', 'ticket_id', '_loaded_at desc, _file desc, _line desc') }}
+
+)
+
+select * from latest_versions

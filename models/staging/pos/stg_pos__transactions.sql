@@ -1,0 +1,32 @@
+with source as (
+
+    select * from {{ source('pos', 'pos_transactions') }}
+
+),
+
+renamed as (
+
+    select
+        trim(transaction_id) as transaction_id,
+        {{ clean_string('store_id') }} as store_id,
+        {{ clean_string('card_number') }} as card_number,
+        occurred_at,
+        total_amount,
+        upper({{ clean_string('currency') }}) as currency,
+        item_count,
+        lower({{ clean_string('payment_method') }}) as payment_method,
+        _file,
+        _line,
+        _loaded_at
+
+    from source
+
+),
+
+first_deliveries as (
+
+    {{ tessera.deduplicate('renamed', 'transaction_id', '_loaded_at, _file, _line') }}
+
+)
+
+select * from first_deliveries

@@ -1,0 +1,42 @@
+with source as (
+
+    select * from {{ source('shop', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        trim(order_id) as order_id,
+        {{ clean_string('customer_account_id') }} as customer_account_id,
+        {{ clean_string('email') }} as email,
+        {{ clean_string('phone') }} as phone,
+        {{ clean_string('billing_first_name') }} as billing_first_name,
+        {{ clean_string('billing_last_name') }} as billing_last_name,
+        {{ clean_string('billing_street') }} as billing_street,
+        {{ clean_string('billing_city') }} as billing_city,
+        {{ clean_string('billing_postal_code') }} as billing_postal_code,
+        upper({{ clean_string('billing_country') }}) as billing_country_code,
+        upper({{ clean_string('currency') }}) as currency,
+        subtotal,
+        discount,
+        shipping,
+        total,
+        lower({{ clean_string('status') }}) as status,
+        created_at,
+        line_items,
+        _file,
+        _row,
+        _loaded_at
+
+    from source
+
+),
+
+latest_versions as (
+
+    {{ tessera.deduplicate('renamed', 'order_id', '_loaded_at desc, _file desc, _row desc') }}
+
+)
+
+select * from latest_versions

@@ -1,0 +1,1 @@
+{{ tessera.stage_segment_events(source('web', 'web_events')) }}

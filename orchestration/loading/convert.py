@@ -1,0 +1,166 @@
+"""Turning landing values into typed warehouse values, one bad value at a time.
+
+A whole column converts at Arrow speed when every value is good; only a column with a bad value falls back to
+converting value by value, so that each bad row gets its own reason while the good rows of the batch load.
+Timestamps are stored as UTC without a zone: an offset is applied, no offset means UTC (`sources.md`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..sources import MONEY, Column, ColumnType
+
+UTC_TIMESTAMP = pa.timestamp("us")
+
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.STRING: pa.string(),
+    ColumnType.TIMESTAMP: UTC_TIMESTAMP,
+    ColumnType.UNIX_SECONDS: UTC_TIMESTAMP,
+    ColumnType.DATE: pa.date32(),
+    ColumnType.DECIMAL: MONEY,
+    ColumnType.INTEGER: pa.int64(),
+}
+CENT = Decimal("0.01")
+
+
+class BadValue(ValueError):
+    """A value that cannot be read as its column's type; the message becomes the quarantine reason."""
+
+
+def arrow_type(column: Column) -> pa.DataType:
+    if column.type is ColumnType.NESTED:
+        assert column.nested_type is not None, f"{column.name} is NESTED without a nested_type"
+        return column.nested_type
+    return ARROW_TYPES[column.type]
+
+
+def to_timestamp(value: object) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise BadValue(f"unparseable timestamp {value[:40]!r}") from None
+    else:
+        raise BadValue(f"a timestamp must be an ISO 8601 string, not {type(value).__name__}")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def to_unix_timestamp(value: object) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BadValue(f"a Unix timestamp must be a number, not {type(value).__name__}")
+    try:
+        return datetime.fromtimestamp(float(value), tz=timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        raise BadValue(f"unparseable Unix timestamp {str(value)[:40]!r}") from None
+
+
+def to_decimal(value: object) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise BadValue(f"unparseable number {str(value)[:40]!r}") from None
+    if not number.is_finite() or number != number.quantize(CENT) or abs(number) >= 10**10:
+        raise BadValue(f"{str(value)[:40]!r} is not an amount with at most 2 decimals and 10 digits")
+    return number.quantize(CENT)
+
+
+def to_integer(value: object) -> int:
+    if isinstance(value, bool):
+        raise BadValue("a boolean is not an integer")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadValue(f"unparseable integer {str(value)[:40]!r}") from None
+
+
+def to_date(value: object) -> date:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BadValue(f"unparseable date {str(value)[:40]!r}") from None
+
+
+PARSERS = {
+    ColumnType.TIMESTAMP: to_timestamp,
+    ColumnType.UNIX_SECONDS: to_unix_timestamp,
+    ColumnType.DECIMAL: to_decimal,
+    ColumnType.INTEGER: to_integer,
+    ColumnType.DATE: to_date,
+}
+
+
+def convert_value(column: Column, value: object) -> object:
+    """One value, as JSON or a file gave it, to its column's type; empty means missing (None)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if column.required:
+            raise BadValue(f"missing {column.name}")
+        return None
+    if column.type is ColumnType.STRING:
+        if isinstance(value, (dict, list)):
+            raise BadValue(f"{column.name} must be a string, not a JSON {type(value).__name__}")
+        return str(value)
+    try:
+        return PARSERS[column.type](value)
+    except BadValue as error:
+        raise BadValue(f"{column.name}: {error}") from None
+
+
+def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """A column of a batch to its type; returns the converted column and the reason for each bad row."""
+    target = arrow_type(column)
+    if column.type is ColumnType.STRING and pa.types.is_string(values.type):
+        return values, _missing(column, values)  # raw keeps strings exactly as delivered
+    if values.type == target and (values.null_count == 0 or not column.required):
+        return values, {}
+    fast = _fast_convert(column, values, target)
+    if fast is not None and (not column.required or fast.null_count == 0):
+        return fast, {}
+    converted: list[object] = []
+    bad: dict[int, str] = {}
+    for index, value in enumerate(values.to_pylist()):
+        try:
+            converted.append(convert_value(column, value))
+        except BadValue as error:
+            converted.append(None)
+            bad[index] = str(error)
+    return pa.array(converted, type=target), bad
+
+
+def _missing(column: Column, values: pa.Array) -> dict[int, str]:
+    if not column.required:
+        return {}
+    empty = pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), ""))
+    empty = pc.fill_null(empty, True)
+    return {index.as_py(): f"missing {column.name}" for index in pc.indices_nonzero(empty)}
+
+
+def _fast_convert(column: Column, values: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """The whole column at once, or None where any value needs a closer look."""
+    if column.type is ColumnType.NESTED:
+        try:
+            return values.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    if pa.types.is_string(values.type):
+        trimmed = pc.utf8_trim_whitespace(values)
+        values = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    candidates = [target]
+    if column.type is ColumnType.TIMESTAMP:
+        candidates = [pa.timestamp("us", tz="UTC"), UTC_TIMESTAMP]  # with offsets, then without
+    if column.type is ColumnType.UNIX_SECONDS:
+        return None
+    for candidate in candidates:
+        try:
+            return values.cast(candidate).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue
+    return None

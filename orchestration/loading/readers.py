@@ -1,0 +1,209 @@
+"""Streaming readers for the landing formats: CSV, JSONL and Parquet, with pyarrow.
+
+Each reader yields batches of typed rows in the source's raw layout, each with the rows of that stretch of the
+file that could not be read (quarantined, with their line and reason). Memory is bounded by the batch size, not
+the file size. A problem with the file as a whole (a header that does not match the contract, a file that is
+not CSV or Parquet at all) raises `LandingFileError` before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from ..sources import Column, FileFormat, Source
+from .convert import BadValue, arrow_type, convert_array, convert_value
+
+BATCH_ROWS = 65_536
+CSV_BLOCK_BYTES = 8 << 20
+
+
+class LandingFileError(Exception):
+    """A landing file that cannot be loaded at all; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    line: int  # JSONL: the line; CSV: the record, the header being 1 (a quoted value may span lines); Parquet: the row
+    reason: str
+    content: str  # the row as it was delivered, so it can be fixed and replayed
+
+
+@dataclass
+class Batch:
+    table: pa.Table  # the good rows: contract columns, their position (`_line` or `_row`), and `payload`
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+
+def position_column(source: Source) -> str:
+    return "_row" if source.format is FileFormat.PARQUET else "_line"
+
+
+def raw_schema(source: Source) -> pa.Schema:
+    """The Arrow layout of a source's raw rows, before the loader adds `_file` and `_loaded_at`."""
+    fields = [pa.field(column.name, arrow_type(column)) for column in source.columns]
+    fields.append(pa.field(position_column(source), pa.int64()))
+    if source.format is FileFormat.JSONL:
+        fields.append(pa.field("payload", pa.string()))
+    return pa.schema(fields)
+
+
+def read(path: Path, source: Source, display_name: str, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+    readers = {FileFormat.CSV: read_csv, FileFormat.JSONL: read_jsonl, FileFormat.PARQUET: read_parquet}
+    return readers[source.format](path, source, display_name, batch_rows)
+
+
+def _check_columns(display_name: str, source: Source, found: list[str]) -> None:
+    missing = [name for name in source.column_names if name not in found]
+    unknown = [name for name in found if name not in source.column_names]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(unknown)}")
+        raise LandingFileError(
+            f"{display_name}: {' and '.join(problems)}; the {source.name} contract is: "
+            f"{', '.join(source.column_names)} (see shared/contracts/sources.md)"
+        )
+
+
+def _typed_batch(source: Source, columns: dict[str, pa.Array], positions: list[int], row_text) -> Batch:
+    """Converts raw columns to their types; rows with a bad value go to quarantine, the others stay."""
+    reasons: dict[int, list[str]] = {}
+    typed = {}
+    for column in source.columns:
+        typed[column.name], bad = convert_array(column, columns[column.name])
+        for index, reason in bad.items():
+            reasons.setdefault(index, []).append(reason)
+    typed[position_column(source)] = pa.array(positions, pa.int64())
+    table = pa.table(typed, schema=raw_schema(source))
+    if not reasons:
+        return Batch(table)
+    keep = pa.array([index not in reasons for index in range(table.num_rows)])
+    quarantined = [Quarantined(positions[index], "; ".join(why), row_text(index)) for index, why in reasons.items()]
+    return Batch(table.filter(keep), quarantined)
+
+
+def read_csv(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+    invalid: list[Quarantined] = []
+
+    def on_invalid_row(row: pa_csv.InvalidRow) -> str:
+        reason = f"expected {row.expected_columns} columns, found {row.actual_columns}"
+        invalid.append(Quarantined(row.number if row.number is not None else -1, reason, row.text))
+        return "skip"
+
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in source.column_names}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise LandingFileError(f"{display_name}: not a readable CSV file ({error})") from None
+    _check_columns(display_name, source, reader.schema.names)
+    next_line = 2  # line 1 is the header
+    while True:
+        try:
+            record_batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as error:
+            raise LandingFileError(f"{display_name}: cannot be read as UTF-8 CSV ({error})") from None
+        skipped = {q.line for q in invalid}
+        positions = []
+        while len(positions) < record_batch.num_rows:
+            if next_line not in skipped:
+                positions.append(next_line)
+            next_line += 1
+        columns = {name: record_batch.column(name) for name in source.column_names}
+        batch = _typed_batch(source, columns, positions, lambda i: _csv_text(record_batch, i))
+        batch.quarantined = invalid + batch.quarantined
+        invalid.clear()
+        yield batch
+    if invalid:
+        yield Batch(raw_schema(source).empty_table(), list(invalid))
+
+
+def _csv_text(record_batch: pa.RecordBatch, index: int) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(record_batch.slice(index, 1).to_pylist()[0].values())
+    return out.getvalue()
+
+
+def _lookup(event: dict, path: str) -> object:
+    value: object = event
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+    """One JSON object a line; the whole original object is kept as `payload`, the contract fields typed."""
+    columns: list[Column] = list(source.columns)
+    schema = raw_schema(source)
+    values: dict[str, list] = {name: [] for name in schema.names}
+    quarantined: list[Quarantined] = []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue  # a blank line is no row
+            try:
+                text = raw.decode("utf-8").strip()
+                event = json.loads(text)
+                if not isinstance(event, dict):
+                    raise BadValue(f"a line must be a JSON object, not a JSON {type(event).__name__}")
+                row = [convert_value(column, _lookup(event, column.path or column.name)) for column in columns]
+            except UnicodeDecodeError:
+                quarantined.append(Quarantined(number, "not valid UTF-8", raw.decode("utf-8", "replace").strip()))
+                continue
+            except json.JSONDecodeError as error:
+                quarantined.append(Quarantined(number, f"bad JSON: {error.msg} at column {error.colno}", text))
+                continue
+            except BadValue as error:
+                quarantined.append(Quarantined(number, str(error), text))
+                continue
+            for column, value in zip(columns, row):
+                values[column.name].append(value)
+            values["_line"].append(number)
+            values["payload"].append(text)
+            if len(values["_line"]) >= batch_rows:
+                yield Batch(pa.table(values, schema=schema), quarantined)
+                values, quarantined = {name: [] for name in schema.names}, []
+    if values["_line"] or quarantined:
+        yield Batch(pa.table(values, schema=schema), quarantined)
+
+
+def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise LandingFileError(f"{display_name}: not a readable Parquet file ({error})") from None
+    _check_columns(display_name, source, parquet.schema_arrow.names)
+    first_row = 1
+    for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=source.column_names):
+        positions = list(range(first_row, first_row + record_batch.num_rows))
+        first_row += record_batch.num_rows
+        columns = {name: record_batch.column(name) for name in source.column_names}
+        yield _typed_batch(source, columns, positions, lambda i: _parquet_text(record_batch, i))
+
+
+def _parquet_text(record_batch: pa.RecordBatch, index: int) -> str:
+    return json.dumps(record_batch.slice(index, 1).to_pylist()[0], default=str, ensure_ascii=False)
