@@ -7,18 +7,18 @@ generator writes files from it, the loaders read and validate files against it, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import pyarrow as pa
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
     PARQUET = "parquet"
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     """How a landing value is read into the warehouse. Anything that does not convert is quarantined."""
 
     STRING = "string"

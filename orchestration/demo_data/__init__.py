@@ -37,7 +37,9 @@ def generate(out: Path, customers: int, days: int, seed: int, start: date = DEFA
     if customers < 1 or days < 1:
         raise ValueError("--customers and --days must be at least 1")
     if out.exists() and any(out.iterdir()):
-        raise LandingFolderNotEmpty(f"{out} is not empty: generate into a new folder, so no file is mixed with old ones")
+        raise LandingFolderNotEmpty(
+            f"{out} is not empty: generate into a new folder, so no file is mixed with old ones"
+        )
     out.mkdir(parents=True, exist_ok=True)
     start_moment = datetime(start.year, start.month, start.day)
     with LandingWriter(out, start, days, seed) as writer:

@@ -118,7 +118,11 @@ def make_person(rng: random.Random, index: int, days: int) -> Person:
     local = f"{_ascii(first)}.{_ascii(last)}".lower().replace(" ", "")
     email = f"{local}{rng.randrange(1, 10_000)}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.9 else None
     phone = _national_number(rng, country) if rng.random() < 0.65 else None
-    second = f"{local[0]}.{_ascii(last).lower()}{index}@{rng.choice(WORK_DOMAINS)}" if phone and rng.random() < 0.12 else None
+    second = (
+        f"{local[0]}.{_ascii(last).lower()}{index}@{rng.choice(WORK_DOMAINS)}"
+        if phone and rng.random() < 0.12
+        else None
+    )
     person = Person(
         index=index,
         person_id=f"P{index:08d}",
@@ -182,7 +186,13 @@ def format_phone(rng: random.Random, person: Person) -> str:
         styles = [f"({area}) {mid}-{end}", f"{area}-{mid}-{end}", f"+1 {area} {mid} {end}", f"{area}.{mid}.{end}"]
     elif person.country == "FR":
         pairs = " ".join(nsn[i : i + 2] for i in range(1, 9, 2))
-        styles = [f"0{nsn[0]} {pairs}", f"0{nsn}", f"+33 {nsn[0]} {pairs}", f"0033{nsn}", f"0{nsn[0]}.{pairs.replace(' ', '.')}"]
+        styles = [
+            f"0{nsn[0]} {pairs}",
+            f"0{nsn}",
+            f"+33 {nsn[0]} {pairs}",
+            f"0033{nsn}",
+            f"0{nsn[0]}.{pairs.replace(' ', '.')}",
+        ]
     else:
         styles = [f"0{nsn[:4]} {nsn[4:]}", f"+{cc} {nsn[:4]} {nsn[4:]}", f"00{cc}{nsn}", f"+{cc}{nsn}"]
         if person.country == "ES":  # Spain has no trunk prefix

@@ -204,13 +204,23 @@ class Simulation:
         moment = self.moment(day)
         context = {
             "ip": f"81.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
-            "userAgent": rng.choice(["Mozilla/5.0 (Macintosh)", "Mozilla/5.0 (Windows NT 10.0)", "Mozilla/5.0 (iPhone)"]),
+            "userAgent": rng.choice(
+                ["Mozilla/5.0 (Macintosh)", "Mozilla/5.0 (Windows NT 10.0)", "Mozilla/5.0 (iPhone)"]
+            ),
             "page": {"url": "https://shop.example/", "path": "/", "referrer": "", "title": "Shop"},
         }
         if rng.random() < 0.3:
-            context["campaign"] = {"source": rng.choice(["google", "newsletter", "facebook"]), "medium": "cpc", "name": "autumn"}
+            context["campaign"] = {
+                "source": rng.choice(["google", "newsletter", "facebook"]),
+                "medium": "cpc",
+                "name": "autumn",
+            }
         if person.is_subscriber and rng.random() < 0.2:
-            context["campaign"] = {"source": "newsletter", "medium": "email", "name": f"C{day - day % CAMPAIGN_EVERY_DAYS:03d}"}
+            context["campaign"] = {
+                "source": "newsletter",
+                "medium": "email",
+                "name": f"C{day - day % CAMPAIGN_EVERY_DAYS:03d}",
+            }
         if cookie not in self.bannered:
             self.bannered.add(cookie)
             self.cookie_banner(person, day, cookie)
@@ -221,28 +231,122 @@ class Simulation:
             seen_cookies.add(cookie)
             user_id = person.account_id
             if user_id and not seen_cookies - {cookie} and rng.random() < 0.15:  # signs up on this visit
-                messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Signed Up", properties={}, context=context))
-                messages.append(self.segment_message(person, "alias", moment, cookie, user_id=user_id, previousId=cookie, context=context))
+                messages.append(
+                    self.segment_message(
+                        person,
+                        "track",
+                        moment,
+                        cookie,
+                        user_id=user_id,
+                        event="Signed Up",
+                        properties={},
+                        context=context,
+                    )
+                )
+                messages.append(
+                    self.segment_message(
+                        person, "alias", moment, cookie, user_id=user_id, previousId=cookie, context=context
+                    )
+                )
             email = person.household_email or person.email or ""
             traits = {"email": write_email(rng, email), "firstName": person.first_name, "lastName": person.last_name}
             if person.phone_nsn and rng.random() < 0.3:
                 traits["phone"] = format_phone(rng, person)
             if user_id:
-                messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Logged In", properties={}, context=context))
-            messages.append(self.segment_message(person, "identify", moment, cookie, user_id=user_id, traits=traits, context=context))
+                messages.append(
+                    self.segment_message(
+                        person,
+                        "track",
+                        moment,
+                        cookie,
+                        user_id=user_id,
+                        event="Logged In",
+                        properties={},
+                        context=context,
+                    )
+                )
+            messages.append(
+                self.segment_message(
+                    person, "identify", moment, cookie, user_id=user_id, traits=traits, context=context
+                )
+            )
         for product in rng.sample(PRODUCTS, rng.randrange(1, 4)):
             moment += timedelta(seconds=rng.randrange(10, 300))
-            page = dict(context["page"], path=f"/p/{product[0].lower()}", url=f"https://shop.example/p/{product[0].lower()}", title=product[1])
-            messages.append(self.segment_message(person, "page", moment, cookie, user_id=user_id, name=product[1], properties={"path": page["path"]}, context=dict(context, page=page)))
-            messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Product Viewed", properties=_product_properties(product), context=dict(context, page=page)))
+            page = dict(
+                context["page"],
+                path=f"/p/{product[0].lower()}",
+                url=f"https://shop.example/p/{product[0].lower()}",
+                title=product[1],
+            )
+            messages.append(
+                self.segment_message(
+                    person,
+                    "page",
+                    moment,
+                    cookie,
+                    user_id=user_id,
+                    name=product[1],
+                    properties={"path": page["path"]},
+                    context=dict(context, page=page),
+                )
+            )
+            messages.append(
+                self.segment_message(
+                    person,
+                    "track",
+                    moment,
+                    cookie,
+                    user_id=user_id,
+                    event="Product Viewed",
+                    properties=_product_properties(product),
+                    context=dict(context, page=page),
+                )
+            )
         if rng.random() < 0.25:
             product = rng.choice(PRODUCTS)
-            messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Product Added", properties=_product_properties(product), context=context))
+            messages.append(
+                self.segment_message(
+                    person,
+                    "track",
+                    moment,
+                    cookie,
+                    user_id=user_id,
+                    event="Product Added",
+                    properties=_product_properties(product),
+                    context=context,
+                )
+            )
             if rng.random() < 0.5:
-                messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Checkout Started", properties={"currency": person.currency}, context=context))
+                messages.append(
+                    self.segment_message(
+                        person,
+                        "track",
+                        moment,
+                        cookie,
+                        user_id=user_id,
+                        event="Checkout Started",
+                        properties={"currency": person.currency},
+                        context=context,
+                    )
+                )
         if person.order_rate and self.active(person, day, person.order_rate * 6):
             order = self.order(person, day, moment)
-            messages.append(self.segment_message(person, "track", moment, cookie, user_id=user_id, event="Order Completed", properties={"order_id": order["order_id"], "total": float(order["total"]), "currency": order["currency"]}, context=context))
+            messages.append(
+                self.segment_message(
+                    person,
+                    "track",
+                    moment,
+                    cookie,
+                    user_id=user_id,
+                    event="Order Completed",
+                    properties={
+                        "order_id": order["order_id"],
+                        "total": float(order["total"]),
+                        "currency": order["currency"],
+                    },
+                    context=context,
+                )
+            )
         for message in messages:
             if message["userId"] is None:
                 del message["userId"]
@@ -271,11 +375,37 @@ class Simulation:
         messages = []
         if first or rng.random() < 0.2:
             traits = {"email": write_email(rng, person.email or "")}
-            messages.append(self.segment_message(person, "identify", moment, anonymous_id, user_id=person.account_id, traits=traits, context=context))
+            messages.append(
+                self.segment_message(
+                    person, "identify", moment, anonymous_id, user_id=person.account_id, traits=traits, context=context
+                )
+            )
         for product in rng.sample(PRODUCTS, rng.randrange(1, 3)):
             moment += timedelta(seconds=rng.randrange(5, 120))
-            messages.append(self.segment_message(person, "screen", moment, anonymous_id, user_id=person.account_id, name="Product", properties={"sku": product[0]}, context=context))
-            messages.append(self.segment_message(person, "track", moment, anonymous_id, user_id=person.account_id, event="Product Viewed", properties=_product_properties(product), context=context))
+            messages.append(
+                self.segment_message(
+                    person,
+                    "screen",
+                    moment,
+                    anonymous_id,
+                    user_id=person.account_id,
+                    name="Product",
+                    properties={"sku": product[0]},
+                    context=context,
+                )
+            )
+            messages.append(
+                self.segment_message(
+                    person,
+                    "track",
+                    moment,
+                    anonymous_id,
+                    user_id=person.account_id,
+                    event="Product Viewed",
+                    properties=_product_properties(product),
+                    context=context,
+                )
+            )
         for message in messages:
             self.record("app_events", day, message, message["messageId"], person)
 
@@ -283,7 +413,15 @@ class Simulation:
         rng = self.rng
         items = []
         for product in rng.sample(PRODUCTS, rng.randrange(1, 4)):
-            items.append({"sku": product[0], "product_name": product[1], "category": product[2], "quantity": rng.randrange(1, 3), "unit_price": product[3]})
+            items.append(
+                {
+                    "sku": product[0],
+                    "product_name": product[1],
+                    "category": product[2],
+                    "quantity": rng.randrange(1, 3),
+                    "unit_price": product[3],
+                }
+            )
         subtotal = sum(_cents(item["unit_price"]) * item["quantity"] for item in items)
         discount = subtotal // 10 if rng.random() < 0.2 else 0
         shipping = 0 if subtotal > 5000 else 490
@@ -361,7 +499,9 @@ class Simulation:
         campaign_id = f"C{day:03d}"
         moment = self.start + timedelta(days=day, hours=9, seconds=rng.randrange(3600))
         sent_so_far = day // CAMPAIGN_EVERY_DAYS
-        open_rate = 0.45 * (0.93**sent_so_far) * (0.2 if person.churn_day is not None and day >= person.churn_day else 1)
+        open_rate = (
+            0.45 * (0.93**sent_so_far) * (0.2 if person.churn_day is not None and day >= person.churn_day else 1)
+        )
         events = ["processed"]
         if rng.random() < 0.015:
             events.append(rng.choice(["bounce", "dropped"]))
@@ -378,14 +518,22 @@ class Simulation:
         for event in events:
             moment += timedelta(seconds=rng.randrange(1, 7200))
             event_id = new_uuid(rng)
-            values = {"sg_event_id": event_id, "email": person.email, "event": event, "timestamp": int(moment.timestamp()), "campaign_id": campaign_id}
+            values = {
+                "sg_event_id": event_id,
+                "email": person.email,
+                "event": event,
+                "timestamp": int(moment.timestamp()),
+                "campaign_id": campaign_id,
+            }
             if event == "click":
                 values["url"] = "https://shop.example/autumn"
             if event in ("bounce", "dropped"):
                 values["reason"] = rng.choice(["550 5.1.1 mailbox does not exist", "Bounced Address"])
             self.record("email_events", day, values, event_id, person)
         if "unsubscribe" in events:
-            self.consent(person, day, {"email": person.email or ""}, "email_marketing", "withdrawn", "preference_center")
+            self.consent(
+                person, day, {"email": person.email or ""}, "email_marketing", "withdrawn", "preference_center"
+            )
             return True
         return False
 

@@ -99,8 +99,11 @@ class LandingWriter:
         """A record as a broken producer would write it: cut short, or with a value nobody can parse."""
         spec = SOURCES_BY_NAME[source]
         if spec.format is FileFormat.JSONL:
-            text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-            return text[: len(text) // 2] if self.noise.random() < 0.5 else text.replace('"20', '"yesterday 20', 1)
+            if self.noise.random() < 0.5:
+                text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+                return text[: len(text) // 2]  # cut short: not JSON
+            stamp = next(c for c in spec.columns if c.type in (ColumnType.TIMESTAMP, ColumnType.UNIX_SECONDS))
+            return dict(values, **{stamp.path or stamp.name: "yesterday"})  # a time nobody can read
         row = [str(values.get(name) or "") for name in spec.column_names]
         timestamps = [i for i, c in enumerate(spec.columns) if c.type is ColumnType.TIMESTAMP and row[i]]
         if timestamps and self.noise.random() < 0.5:
@@ -117,10 +120,14 @@ class LandingWriter:
                 if source.format is FileFormat.CSV:
                     writer = csv.writer(handle, lineterminator="\n")
                     for row in rows:
-                        writer.writerow(row if isinstance(row, list) else [row.get(c, "") or "" for c in source.column_names])
+                        writer.writerow(
+                            row if isinstance(row, list) else [row.get(c, "") or "" for c in source.column_names]
+                        )
                 else:
                     for row in rows:
-                        text = row if isinstance(row, str) else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                        text = (
+                            row if isinstance(row, str) else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                        )
                         handle.write(text + "\n")
         self.buffers.clear()
         for day, rows in self.orders.items():

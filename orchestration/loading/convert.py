@@ -7,7 +7,7 @@ Timestamps are stored as UTC without a zone: an offset is applied, no offset mea
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 import pyarrow as pa
@@ -50,7 +50,7 @@ def to_timestamp(value: object) -> datetime:
     else:
         raise BadValue(f"a timestamp must be an ISO 8601 string, not {type(value).__name__}")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -58,7 +58,7 @@ def to_unix_timestamp(value: object) -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadValue(f"a Unix timestamp must be a number, not {type(value).__name__}")
     try:
-        return datetime.fromtimestamp(float(value), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(float(value), tz=UTC).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError):
         raise BadValue(f"unparseable Unix timestamp {str(value)[:40]!r}") from None
 

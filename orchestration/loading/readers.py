@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -132,7 +133,7 @@ def read_csv(path: Path, source: Source, display_name: str, batch_rows: int) -> 
                 positions.append(next_line)
             next_line += 1
         columns = {name: record_batch.column(name) for name in source.column_names}
-        batch = _typed_batch(source, columns, positions, lambda i: _csv_text(record_batch, i))
+        batch = _typed_batch(source, columns, positions, partial(_csv_text, record_batch))
         batch.quarantined = invalid + batch.quarantined
         invalid.clear()
         yield batch
@@ -180,7 +181,7 @@ def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int) -
             except BadValue as error:
                 quarantined.append(Quarantined(number, str(error), text))
                 continue
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 values[column.name].append(value)
             values["_line"].append(number)
             values["payload"].append(text)
@@ -202,7 +203,7 @@ def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int)
         positions = list(range(first_row, first_row + record_batch.num_rows))
         first_row += record_batch.num_rows
         columns = {name: record_batch.column(name) for name in source.column_names}
-        yield _typed_batch(source, columns, positions, lambda i: _parquet_text(record_batch, i))
+        yield _typed_batch(source, columns, positions, partial(_parquet_text, record_batch))
 
 
 def _parquet_text(record_batch: pa.RecordBatch, index: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -111,7 +111,7 @@ def load_file(con: duckdb.DuckDBPyConnection, landing: Path, source: Source, pat
             f"{name}: was loaded before with different content (sha256 {seen[0][:12]}…, now {digest[:12]}…). "
             "A delivered file must not change: deliver new data under a new file name, or restore the original."
         )
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = quarantined = 0
     con.begin()
     try:
@@ -142,7 +142,8 @@ def load_file(con: duckdb.DuckDBPyConnection, landing: Path, source: Source, pat
             rows += batch.rows
             quarantined += len(batch.quarantined)
         con.execute(
-            "insert into raw._loads values (?, ?, ?, ?, ?, ?)", [name, source.name, digest, rows, quarantined, loaded_at]
+            "insert into raw._loads values (?, ?, ?, ?, ?, ?)",
+            [name, source.name, digest, rows, quarantined, loaded_at],
         )
         con.commit()
     except BaseException:
@@ -181,4 +182,6 @@ def unknown_folders(landing: Path) -> list[str]:
     if not landing.is_dir():
         return []
     known = {source.name for source in SOURCES} | {TRUTH_FOLDER}
-    return sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name not in known and not p.name.startswith("."))
+    return sorted(
+        p.name for p in landing.iterdir() if p.is_dir() and p.name not in known and not p.name.startswith(".")
+    )

@@ -1,0 +1,93 @@
+"""The `tessera` command: generate demo data, run the pipeline, run the demo.
+
+Paths follow `shared/contracts/warehouse.md`: the warehouse at `TESSERA_WAREHOUSE` (default
+`warehouse/tessera.duckdb` under the project) and the landing folder at `TESSERA_LANDING_DIR` (default
+`data/landing`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import settings
+
+app = typer.Typer(
+    help="Tessera, the warehouse-native customer data platform.", no_args_is_help=True, add_completion=False
+)
+
+DEMO_DIR = settings.PROJECT_DIR / "data" / "demo"
+DEMO_WAREHOUSE = settings.PROJECT_DIR / "warehouse" / "demo.duckdb"
+DEMO_CUSTOMERS, DEMO_DAYS, DEMO_SEED = 2_000, 14, 42
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="The landing folder to write; must be new or empty.")],
+    customers: Annotated[int, typer.Option(min=1, help="How many people.")] = 10_000,
+    days: Annotated[int, typer.Option(min=1, help="How many days of activity, one file per source and day.")] = 30,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same bytes.")] = 1,
+) -> None:
+    """Write the demo retailer's landing files (per sources.md) and their ground truth (`_truth/`)."""
+    from .demo_data import LandingFolderNotEmpty
+    from .demo_data import generate as generate_landing
+
+    started = time.monotonic()
+    try:
+        summary = generate_landing(out, customers, days, seed)
+    except LandingFolderNotEmpty as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from None
+    typer.echo(f"Wrote {sum(summary.records.values()):,} records for {customers:,} people over {days} days to {out}")
+    for source, count in sorted(summary.records.items()):
+        broken = summary.malformed.get(source, 0)
+        typer.echo(f"  {source:<20}{count:>12,}" + (f"  (+{broken} deliberately malformed)" if broken else ""))
+    typer.echo(f"  ground truth: {out / '_truth' / 'identity.csv'}  ({time.monotonic() - started:.1f}s)")
+
+
+@app.command()
+def run(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's and dbt's own logs.")] = False,
+) -> None:
+    """Run the pipeline once, through Dagster, in-process: load new landing files, then build and test dbt."""
+    summary = _run(settings.warehouse_path(), settings.landing_dir(), verbose)
+    raise typer.Exit(0 if summary.succeeded else 1)
+
+
+@app.command()
+def demo(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's and dbt's own logs.")] = False,
+) -> None:
+    """Generate a small demo data set and run the pipeline on it from an empty state.
+
+    The demo owns `data/demo/` and `warehouse/demo.duckdb` and starts them afresh; it never touches your own
+    landing folder or warehouse.
+    """
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    DEMO_WAREHOUSE.unlink(missing_ok=True)
+    landing = DEMO_DIR / "landing"
+    generate(out=landing, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=DEMO_SEED)
+    typer.echo("")
+    summary = _run(DEMO_WAREHOUSE, landing, verbose)
+    if summary.succeeded:
+        typer.echo(
+            "\nWhere to look next:\n"
+            f"  the warehouse:  duckdb {DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)}  "
+            "(schemas raw and staging; try: select * from staging.stg_web__events limit 10)\n"
+            f"  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
+            f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
+            f"  the pipeline:   TESSERA_WAREHOUSE={DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)} "
+            "dagster dev -m orchestration.definitions"
+        )
+    raise typer.Exit(0 if summary.succeeded else 1)
+
+
+def _run(warehouse: Path, landing: Path, verbose: bool):
+    from .pipeline import run_pipeline
+
+    summary = run_pipeline(warehouse, landing, verbose=verbose)
+    typer.echo(summary.render())
+    return summary

@@ -1,0 +1,178 @@
+"""One run of the whole pipeline, in-process through Dagster, and its summary for a person at a terminal.
+
+`run_pipeline` loads new landing files and builds and tests the dbt project, then reads the run's events back
+into a `RunSummary`: files loaded and skipped, rows, rows quarantined, models built, tests passed and failed,
+and every failure by name, so `tessera run` can print it and exit non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import dagster as dg
+
+from .loading.warehouse import unknown_folders
+from .resources import LandingFolder, Warehouse
+from .settings import PROJECT_DIR
+from .sources import SOURCES
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
+
+RUN_LOG = PROJECT_DIR / "logs" / "tessera_run.log"
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    files_loaded: int = 0
+    files_skipped: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+@dataclass
+class RunSummary:
+    warehouse: Path
+    landing: Path
+    sources: dict[str, SourceSummary] = field(default_factory=dict)
+    models_built: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_warned: list[str] = field(default_factory=list)
+    checks_failed: int = 0
+    failures: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    log: Path | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failures
+
+    def render(self) -> str:
+        lines = [f"Tessera run: {'succeeded' if self.succeeded else 'FAILED'} in {self.seconds:.1f}s"]
+        lines.append(f"  landing folder: {self.landing}")
+        lines.append(f"  warehouse:      {self.warehouse}")
+        lines.append("")
+        lines.append(f"  {'source':<20}{'files loaded':>14}{'skipped':>10}{'rows':>12}{'quarantined':>13}")
+        for source in self.sources.values():
+            lines.append(
+                f"  {source.source:<20}{source.files_loaded:>14}{source.files_skipped:>10}"
+                f"{source.rows_loaded:>12,}{source.rows_quarantined:>13,}"
+            )
+        totals = self.sources.values()
+        lines.append(
+            f"  {'total':<20}{sum(s.files_loaded for s in totals):>14}{sum(s.files_skipped for s in totals):>10}"
+            f"{sum(s.rows_loaded for s in totals):>12,}{sum(s.rows_quarantined for s in totals):>13,}"
+        )
+        lines.append("")
+        lines.append(f"  dbt models built: {len(self.models_built)}")
+        lines.append(
+            f"  checks: {self.checks_passed} passed, {len(self.checks_warned)} warned, {self.checks_failed} failed"
+        )
+        if any(s.rows_quarantined for s in totals):
+            lines.append("  quarantined rows, with file, line and reason: select * from raw._quarantine")
+        for notice in self.notices:
+            lines.append(f"  note: {notice}")
+        for warning in self.checks_warned:
+            lines.append(f"  warning: {warning}")
+        for failure in self.failures:
+            lines.append(f"  FAILED: {failure}")
+        if self.failures and self.log:
+            lines.append(f"  dbt's full log: {self.log}")
+        return "\n".join(lines)
+
+
+def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSummary:
+    """Runs the pipeline job once against `warehouse` and `landing`, and summarises what it did."""
+    started = time.monotonic()
+    summary = RunSummary(warehouse=warehouse, landing=landing)
+    if not landing.is_dir():
+        summary.notices.append(f"the landing folder {landing} does not exist: nothing to load")
+    for folder in unknown_folders(landing):
+        summary.notices.append(f"folder {landing / folder} is not a known source: ignored")
+
+    from .definitions import defs  # importing them parses the dbt project if it changed
+
+    job = defs.resolve_job_def("tessera_pipeline")
+    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose):
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={"warehouse": Warehouse(path=str(warehouse)), "landing": LandingFolder(path=str(landing))},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}},
+            raise_on_error=False,
+        )
+    _read_events(result, summary)
+    summary.log = RUN_LOG
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+@contextmanager
+def _quiet(log: TextIO, enabled: bool) -> Iterator[None]:
+    """dagster-dbt echoes dbt's whole log on stdout: keep it in the run log instead, unless asked to show it."""
+    if not enabled:
+        yield
+        return
+    with redirect_stdout(log):
+        yield
+
+
+def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None:
+    for source in SOURCES:
+        summary.sources[source.name] = SourceSummary(source.name)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        key = materialization.asset_key.path
+        if key[0] == "raw" and key[1] in summary.sources:
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            summary.sources[key[1]] = SourceSummary(
+                key[1],
+                files_loaded=metadata.get("files_loaded", 0),
+                files_skipped=metadata.get("files_skipped", 0),
+                rows_loaded=metadata.get("rows_loaded", 0),
+                rows_quarantined=metadata.get("rows_quarantined", 0),
+            )
+        else:
+            summary.models_built.append("/".join(key))
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
+        if evaluation.passed:
+            summary.checks_passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned.append(name)
+        else:
+            summary.checks_failed += 1
+            detail = evaluation.description or _failing_rows(evaluation)
+            summary.failures.append(f"{name}{f' ({detail})' if detail else ''}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            summary.failures.extend(f"{event.step_key}: {reason}" for reason in _step_failure_reasons(error))
+
+
+DBT_ERRORS_HEADING = "Errors parsed from dbt logs:"
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _step_failure_reasons(error: SerializableErrorInfo | None) -> list[str]:
+    """What went wrong, in a line each: dbt's own error lines (which test or model failed) where there are any."""
+    if error is None:
+        return ["failed, for a reason Dagster did not record"]
+    message = ANSI_COLOUR.sub("", error.message)
+    if DBT_ERRORS_HEADING in message:
+        details = message.split(DBT_ERRORS_HEADING, 1)[1]
+        return [" ".join(part.split()) for part in details.split("\n\n") if part.strip()]
+    return [message.strip().splitlines()[0]]
+
+
+def _failing_rows(evaluation: dg.AssetCheckEvaluation) -> str:
+    failures = evaluation.metadata.get("dagster_dbt/failed_row_count")
+    return f"{failures.value} failing row(s)" if failures is not None else ""
