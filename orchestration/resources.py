@@ -15,13 +15,14 @@ import dagster as dg
 import duckdb
 
 from . import settings
-from .loading.warehouse import connect
+from .loading.warehouse import LOADER_MEMORY_LIMIT, connect
 
 
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB warehouse file that loaders write into and dbt builds in."""
 
     path: str | None = None
+    memory_limit: str = LOADER_MEMORY_LIMIT  # DuckDB's memory_limit for loader connections
 
     @property
     def resolved_path(self) -> Path:
@@ -29,7 +30,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(self.resolved_path)
+        con = connect(self.resolved_path, self.memory_limit)
         try:
             yield con
         finally:

@@ -68,9 +68,16 @@ class SourceLoad:
         return sum(load.quarantined for load in self.loaded)
 
 
-def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+LOADER_MEMORY_LIMIT = "512MB"
+
+
+def connect(warehouse: Path, memory_limit: str = LOADER_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """A connection for loading. DuckDB caches as much of the database as it may; its memory limit is what
+    keeps a loader's memory bounded however much data has been loaded."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse))
+    con.execute("set memory_limit = ?", [memory_limit])
+    return con
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source] = SOURCES) -> None:
