@@ -1,52 +1,18 @@
 """The dbt project as Dagster assets: every model downstream of the loaders it reads, dbt tests as asset checks.
 
-The manifest is read when the definitions load, so it must exist first: `prepare_dbt_project()` writes it. The
-`tessera` command calls it before loading the definitions; under `dagster dev`, or where there is no manifest
-yet, the definitions call it themselves.
+Importing this module reads the manifest: `dbt_project.prepare_dbt_project_if_needed()` must have run first (the
+definitions module does so before importing it).
 """
 
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from .dbt_project import tessera_dbt_project
 from .resources import Warehouse
-from .settings import PROJECT_DIR
-
-tessera_dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
-# The dbt installed beside this Python, so that an un-activated virtual environment works too.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-
-
-def dbt_cli_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=tessera_dbt_project, dbt_executable=DBT_EXECUTABLE)
-
-
-def prepare_dbt_project() -> None:
-    """Parses the dbt project into `target/manifest.json`, which the definitions are built from."""
-    dbt_cli_resource().cli(["parse", "--quiet"], target_path=tessera_dbt_project.target_path).wait()
-
-
-def prepare_dbt_project_if_needed() -> None:
-    """Parses unless the manifest is newer than every file of the dbt project (a parse costs seconds)."""
-    if not _manifest_is_fresh():
-        prepare_dbt_project()
-
-
-def _manifest_is_fresh() -> bool:
-    manifest = tessera_dbt_project.manifest_path
-    if not manifest.exists():
-        return False
-    built = manifest.stat().st_mtime
-    project = tessera_dbt_project.project_dir
-    inputs = [project / "dbt_project.yml", project / "profiles.yml"]
-    for folder in ("models", "macros", "seeds", "tests/dbt", "analyses"):
-        inputs.extend(path for path in (project / folder).rglob("*") if path.is_file())
-    return all(path.stat().st_mtime < built for path in inputs if path.exists())
 
 
 class TesseraDbtTranslator(DagsterDbtTranslator):

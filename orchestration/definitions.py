@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .dbt import dbt_cli_resource, prepare_dbt_project_if_needed
+from .dbt_project import dbt_cli_resource, prepare_dbt_project_if_needed
 
 prepare_dbt_project_if_needed()  # the dbt assets below are built from the manifest
 

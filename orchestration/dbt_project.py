@@ -1,0 +1,44 @@
+"""The dbt project that Tessera builds, and its manifest, which the Dagster definitions are made from.
+
+Kept apart from the dbt assets: they read the manifest when imported, so it has to be written before.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from .settings import PROJECT_DIR
+
+tessera_dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+# The dbt installed beside this Python, so that an un-activated virtual environment works too.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+def dbt_cli_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=tessera_dbt_project, dbt_executable=DBT_EXECUTABLE)
+
+
+def prepare_dbt_project() -> None:
+    """Parses the dbt project into `target/manifest.json`, which the definitions are built from."""
+    dbt_cli_resource().cli(["parse", "--quiet"], target_path=tessera_dbt_project.target_path).wait()
+
+
+def prepare_dbt_project_if_needed() -> None:
+    """Parses unless the manifest is newer than every file of the dbt project (a parse costs seconds)."""
+    if not _manifest_is_fresh():
+        prepare_dbt_project()
+
+
+def _manifest_is_fresh() -> bool:
+    manifest = tessera_dbt_project.manifest_path
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    project = tessera_dbt_project.project_dir
+    inputs = [project / "dbt_project.yml", project / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests/dbt", "analyses"):
+        inputs.extend(path for path in (project / folder).rglob("*") if path.is_file())
+    return all(path.stat().st_mtime < built for path in inputs if path.exists())
