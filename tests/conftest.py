@@ -28,4 +28,6 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Gener
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
+    """Where a test's warehouse goes; the folder exists, the file does not yet."""
+    (tmp_path / "warehouse").mkdir()
     return tmp_path / "warehouse" / "tessera.duckdb"

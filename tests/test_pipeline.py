@@ -56,7 +56,7 @@ def test_run_loads_every_source_and_builds_staging(first_run) -> None:
         assert counts[f"raw.{source.name}"] == generated.records[source.name], source.name
     assert counts["raw._quarantine"] == sum(generated.malformed.values())
     assert len(counts["manifest"]) == len(SOURCES) * 6
-    staged = {name for name in counts if name.startswith("staging.")}
+    staged = {name for name in counts if name.startswith("staging.stg_")}
     assert len(staged) == len(SOURCES)
     assert counts["staging.stg_web__events"] < counts["raw.web_events"], "re-delivered messages counted once"
     assert counts["staging.stg_crm__contacts"] < counts["raw.crm_contacts"], "contacts to their latest version"

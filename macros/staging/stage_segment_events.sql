@@ -1,7 +1,8 @@
 {#-
     The staging shape of a Segment Spec source (web_events, app_events): the Spec's fields typed and named,
     traits from `traits` or `context.traits`, re-delivered messages counted once (the first delivery wins).
-    The whole original message stays available as `payload`.
+    The whole original message stays available as `payload`. Traits are normalised (`email`, `phone` in E.164,
+    name keys), the typed values kept as `*_as_typed`.
 -#}
 {% macro stage_segment_events(source_relation) %}
 with source as (
@@ -21,8 +22,9 @@ renamed as (
         {{ clean_string('user_id') }} as user_id,
         {{ clean_string(tessera.json_text('payload', '$.previousId')) }} as previous_id,
         timestamp as occurred_at,
-        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.email') ~ ", " ~ tessera.json_text('payload', '$.context.traits.email') ~ ")") }} as email,
-        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.phone') ~ ", " ~ tessera.json_text('payload', '$.context.traits.phone') ~ ")") }} as phone,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.email') ~ ", " ~ tessera.json_text('payload', '$.context.traits.email') ~ ")") }} as email_as_typed,
+        {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.phone') ~ ", " ~ tessera.json_text('payload', '$.context.traits.phone') ~ ")") }} as phone_as_typed,
+        {{ tessera.phone_digits("coalesce(" ~ tessera.json_text('payload', '$.traits.phone') ~ ", " ~ tessera.json_text('payload', '$.context.traits.phone') ~ ")") }} as phone_digits,
         {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.firstName') ~ ", " ~ tessera.json_text('payload', '$.context.traits.firstName') ~ ")") }} as first_name,
         {{ clean_string("coalesce(" ~ tessera.json_text('payload', '$.traits.lastName') ~ ", " ~ tessera.json_text('payload', '$.context.traits.lastName') ~ ")") }} as last_name,
         {{ clean_string(tessera.json_text('payload', '$.context.device.id')) }} as device_id,
@@ -48,9 +50,22 @@ renamed as (
 
 ),
 
+normalised as (
+
+    select
+        *,
+        {{ tessera.normalize_email('email_as_typed') }} as email,
+        {{ tessera.normalize_phone('phone_digits') }} as phone,
+        {{ tessera.name_key('first_name') }} as first_name_key,
+        {{ tessera.name_key('last_name') }} as last_name_key
+
+    from renamed
+
+),
+
 first_deliveries as (
 
-    {{ tessera.deduplicate('renamed', 'message_id', '_loaded_at, _file, _line') }}
+    {{ tessera.deduplicate('normalised', 'message_id', '_loaded_at, _file, _line') }}
 
 )
 

@@ -37,7 +37,8 @@ LAST_NAMES = {
 STREETS = ["High Street", "Rue de la Paix", "Main St", "Hauptstraße", "Calle Mayor", "Station Road", "Oak Avenue"]
 EMAIL_DOMAINS = ["gmail.com", "yahoo.fr", "outlook.com", "hotmail.co.uk", "gmx.de", "icloud.com", "orange.fr"]
 WORK_DOMAINS = ["acme-corp.com", "globex.io", "initech.net", "umbrella.co"]
-STORES = ["S01", "S02", "S03", "S04", "S05", "S06"]
+# The retailer's stores, two per country (seeds/stores.csv is the same list, as the pipeline's lookup table).
+STORES = {country: [f"{country}{number:02d}" for number in (1, 2)] for country in COUNTRIES}
 JUNK_EMAILS = ["test@test.com", "n/a", "none@none.com", "noemail@shop.example", "null"]
 JUNK_PHONES = ["0000000000", "n/a", "123", "1111111111"]
 OPTED_OUT_ADVERTISING_ID = "00000000-0000-0000-0000-000000000000"
@@ -153,7 +154,7 @@ def make_person(rng: random.Random, index: int, days: int) -> Person:
             person.device_type = rng.choice(["ios", "android"])
             person.advertising_id = OPTED_OUT_ADVERTISING_ID if rng.random() < 0.3 else new_uuid(rng)
     if rng.random() < (0.3 if online else 0.8):
-        person.home_store = rng.choice(STORES)
+        person.home_store = rng.choice(STORES[country])
         person.store_rate = rng.choice([0.02, 0.05, 0.1])
         if (email or phone) and rng.random() < 0.6:
             person.loyalty_card = f"LC{7_000_000_000 + index * 7:010d}"
@@ -178,8 +179,12 @@ def _national_number(rng: random.Random, country: str) -> str:
     }[country]
 
 
-def format_phone(rng: random.Random, person: Person) -> str:
-    """The person's phone as some system typed it: national with trunk 0, `+`, `00`, spaces, dots, brackets."""
+def format_phone(rng: random.Random, person: Person, international: bool = False) -> str:
+    """The person's phone as some system typed it: national with trunk 0, `+`, `00`, spaces, dots, brackets.
+
+    `international`: for systems that know no country of their own (a web form, a help desk, a consent
+    manager), which store numbers with their country code.
+    """
     nsn, cc = person.phone_nsn or "", person.calling_code
     if person.country == "US":
         area, mid, end = nsn[:3], nsn[3:6], nsn[6:]
@@ -197,6 +202,8 @@ def format_phone(rng: random.Random, person: Person) -> str:
         styles = [f"0{nsn[:4]} {nsn[4:]}", f"+{cc} {nsn[:4]} {nsn[4:]}", f"00{cc}{nsn}", f"+{cc}{nsn}"]
         if person.country == "ES":  # Spain has no trunk prefix
             styles = [f"{nsn[:3]} {nsn[3:5]} {nsn[5:7]} {nsn[7:]}", f"+34 {nsn}", f"0034{nsn}"]
+    if international:
+        styles = [style for style in styles if style.startswith(("+", "00"))]
     return rng.choice(styles)
 
 

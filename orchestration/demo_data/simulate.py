@@ -92,8 +92,10 @@ class Simulation:
             rate *= 0.05
         return self.rng.random() < rate
 
-    def phone_or_none(self, person: Person, probability: float = 0.8) -> str | None:
-        return format_phone(self.rng, person) if person.phone_nsn and self.rng.random() < probability else None
+    def phone_or_none(self, person: Person, probability: float = 0.8, international: bool = False) -> str | None:
+        if person.phone_nsn and self.rng.random() < probability:
+            return format_phone(self.rng, person, international)
+        return None
 
     # -- the household -------------------------------------------------------------------------------------
 
@@ -251,7 +253,7 @@ class Simulation:
             email = person.household_email or person.email or ""
             traits = {"email": write_email(rng, email), "firstName": person.first_name, "lastName": person.last_name}
             if person.phone_nsn and rng.random() < 0.3:
-                traits["phone"] = format_phone(rng, person)
+                traits["phone"] = format_phone(rng, person, international=True)
             if user_id:
                 messages.append(
                     self.segment_message(
@@ -471,7 +473,7 @@ class Simulation:
         }
         self.record("pos_transactions", day, values, transaction_id if shows_card else None, person)
         if shows_card and person.phone_nsn and rng.random() < 0.05:
-            subject = {"phone": format_phone(rng, person)}
+            subject = {"phone": format_phone(rng, person, international=True)}
             self.consent(person, day, subject, "sms_marketing", rng.choice(["granted", "denied"]), "pos")
 
     def enrol(self, person: Person, day: int) -> None:
@@ -548,7 +550,7 @@ class Simulation:
         values = {
             "ticket_id": ticket_id,
             "requester_email": write_email(rng, email) if email else rng.choice(JUNK_EMAILS),
-            "requester_phone": self.phone_or_none(person, 0.5) or "",
+            "requester_phone": self.phone_or_none(person, 0.5, international=True) or "",
             "requester_name": f"{write_name(rng, person.first_name)} {person.last_name}",
             "subject": rng.choice(TICKET_SUBJECTS),
             "channel": rng.choice(["email", "phone", "chat"]),
@@ -558,7 +560,7 @@ class Simulation:
             "solved_at": iso(created + timedelta(hours=rng.randrange(1, 72)), 1) if solved else "",
         }
         if not email:  # phone tickets from people without an email: the agent typed a placeholder
-            values["requester_phone"] = format_phone(rng, person)
+            values["requester_phone"] = format_phone(rng, person, international=True)
         self.record("support_tickets", day, values, ticket_id, person)
 
     def erasure_request(self, person: Person, day: int) -> None:

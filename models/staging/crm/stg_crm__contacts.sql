@@ -10,8 +10,9 @@ renamed as (
         trim(contact_id) as contact_id,
         {{ clean_string('first_name') }} as first_name,
         {{ clean_string('last_name') }} as last_name,
-        {{ clean_string('email') }} as email,
-        {{ clean_string('phone') }} as phone,
+        {{ clean_string('email') }} as email_as_typed,
+        {{ clean_string('phone') }} as phone_as_typed,
+        {{ tessera.phone_digits('phone') }} as phone_digits,
         {{ clean_string('company') }} as company,
         {{ clean_string('street') }} as street,
         {{ clean_string('city') }} as city,
@@ -28,9 +29,22 @@ renamed as (
 
 ),
 
+normalised as (
+
+    select
+        *,
+        {{ tessera.normalize_email('email_as_typed') }} as email,
+        {{ tessera.normalize_phone('phone_digits', 'country_code') }} as phone,
+        {{ tessera.name_key('first_name') }} as first_name_key,
+        {{ tessera.name_key('last_name') }} as last_name_key
+
+    from renamed
+
+),
+
 latest_versions as (
 
-    {{ tessera.deduplicate('renamed', 'contact_id', 'updated_at desc nulls last, _loaded_at desc, _file desc, _line desc') }}
+    {{ tessera.deduplicate('normalised', 'contact_id', 'updated_at desc nulls last, _loaded_at desc, _file desc, _line desc') }}
 
 )
 

@@ -8,7 +8,8 @@ renamed as (
 
     select
         trim(sg_event_id) as email_event_id,
-        {{ clean_string('email') }} as email,
+        {{ clean_string('email') }} as email_as_typed,
+        {{ tessera.normalize_email('email') }} as email,
         lower(trim(event)) as event_type,
         timestamp as occurred_at,
         {{ clean_string('campaign_id') }} as campaign_id,

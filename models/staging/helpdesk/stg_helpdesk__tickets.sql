@@ -8,8 +8,9 @@ renamed as (
 
     select
         trim(ticket_id) as ticket_id,
-        {{ clean_string('requester_email') }} as requester_email,
-        {{ clean_string('requester_phone') }} as requester_phone,
+        {{ clean_string('requester_email') }} as requester_email_as_typed,
+        {{ clean_string('requester_phone') }} as requester_phone_as_typed,
+        {{ tessera.phone_digits('requester_phone') }} as requester_phone_digits,
         {{ clean_string('requester_name') }} as requester_name,
         {{ clean_string('subject') }} as subject,
         lower({{ clean_string('channel') }}) as channel,
@@ -25,9 +26,21 @@ renamed as (
 
 ),
 
+normalised as (
+
+    select
+        *,
+        {{ tessera.normalize_email('requester_email_as_typed') }} as requester_email,
+        {{ tessera.normalize_phone('requester_phone_digits') }} as requester_phone,
+        {{ tessera.name_key('requester_name') }} as requester_name_key
+
+    from renamed
+
+),
+
 latest_versions as (
 
-    {{ tessera.deduplicate('renamed', 'ticket_id', '_loaded_at desc, _file desc, _line desc') }}
+    {{ tessera.deduplicate('normalised', 'ticket_id', '_loaded_at desc, _file desc, _line desc') }}
 
 )
 

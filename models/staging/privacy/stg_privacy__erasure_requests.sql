@@ -8,8 +8,9 @@ renamed as (
 
     select
         trim(request_id) as erasure_request_id,
-        {{ clean_string('email') }} as email,
-        {{ clean_string('phone') }} as phone,
+        {{ clean_string('email') }} as email_as_typed,
+        {{ clean_string('phone') }} as phone_as_typed,
+        {{ tessera.phone_digits('phone') }} as phone_digits,
         {{ clean_string('user_id') }} as user_id,
         requested_at,
         lower(trim(type)) as request_type,
@@ -21,9 +22,20 @@ renamed as (
 
 ),
 
+normalised as (
+
+    select
+        *,
+        {{ tessera.normalize_email('email_as_typed') }} as email,
+        {{ tessera.normalize_phone('phone_digits') }} as phone
+
+    from renamed
+
+),
+
 first_deliveries as (
 
-    {{ tessera.deduplicate('renamed', 'erasure_request_id', '_loaded_at, _file, _line') }}
+    {{ tessera.deduplicate('normalised', 'erasure_request_id', '_loaded_at, _file, _line') }}
 
 )
 

@@ -9,8 +9,9 @@ renamed as (
     select
         trim(order_id) as order_id,
         {{ clean_string('customer_account_id') }} as customer_account_id,
-        {{ clean_string('email') }} as email,
-        {{ clean_string('phone') }} as phone,
+        {{ clean_string('email') }} as email_as_typed,
+        {{ clean_string('phone') }} as phone_as_typed,
+        {{ tessera.phone_digits('phone') }} as phone_digits,
         {{ clean_string('billing_first_name') }} as billing_first_name,
         {{ clean_string('billing_last_name') }} as billing_last_name,
         {{ clean_string('billing_street') }} as billing_street,
@@ -33,9 +34,22 @@ renamed as (
 
 ),
 
+normalised as (
+
+    select
+        *,
+        {{ tessera.normalize_email('email_as_typed') }} as email,
+        {{ tessera.normalize_phone('phone_digits', 'billing_country_code') }} as phone,
+        {{ tessera.name_key('billing_first_name') }} as billing_first_name_key,
+        {{ tessera.name_key('billing_last_name') }} as billing_last_name_key
+
+    from renamed
+
+),
+
 latest_versions as (
 
-    {{ tessera.deduplicate('renamed', 'order_id', '_loaded_at desc, _file desc, _row desc') }}
+    {{ tessera.deduplicate('normalised', 'order_id', '_loaded_at desc, _file desc, _row desc') }}
 
 )
 

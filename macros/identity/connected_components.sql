@@ -1,0 +1,110 @@
+{#-
+    Connected components of an undirected graph, computed in the warehouse.
+
+    `edges` is a relation with integer columns `node_a`, `node_b`; the result is the table `output` with
+    `node` and `component` (the smallest node of its component), one row per node that has an edge.
+
+    Min-label propagation with hooking and pointer jumping: each round a node takes the smallest label among
+    itself and its neighbours, the node its label names (the root of its tree) takes the smallest label any of
+    its tree's members saw, and every node then jumps to its label's label. A chain of n nodes is resolved in
+    about log n rounds (8 for 1,000 nodes, 17 for a million), where plain propagation needs n. The loop stops only at the fixpoint, when no edge joins two different labels, which is
+    exactly when the labels are the components; if that has not happened within `max_iterations` rounds, it
+    raises an error rather than return a partial answer.
+
+    Plain SQL (create table as, joins, group by), so it ports to Spark and PostgreSQL; only the table DDL is
+    dispatched. Models call it; `compute_connected_components` below runs it as a dbt operation.
+-#}
+{% macro connected_components(edges, output, max_iterations=100) -%}
+    {%- set adjacency = output ~ "__adjacency" -%}
+    {%- set labels = output ~ "__labels" -%}
+    {%- set next_labels = output ~ "__next" -%}
+
+    {%- call statement('cc_adjacency') -%}
+        {{ tessera.create_or_replace_table(adjacency) }} as
+        select node_a as node, node_b as neighbour from {{ edges }} where node_a <> node_b
+        union
+        select node_b as node, node_a as neighbour from {{ edges }} where node_a <> node_b
+        union
+        select node_a as node, node_a as neighbour from {{ edges }}
+        union
+        select node_b as node, node_b as neighbour from {{ edges }}
+    {%- endcall -%}
+    {%- call statement('cc_initial_labels') -%}
+        {{ tessera.create_or_replace_table(labels) }} as
+        select node, min(neighbour) as label from {{ adjacency }} group by node
+    {%- endcall -%}
+
+    {%- set state = {'converged': false, 'rounds': 0} -%}
+    {%- for round in range(1, max_iterations + 1) if not state.converged -%}
+        {%- call statement('cc_round') -%}
+            {{ tessera.create_or_replace_table(next_labels) }} as
+            with neighbour_minimums as (
+                select adjacency.node, min(labels.label) as label
+                from {{ adjacency }} as adjacency
+                inner join {{ labels }} as labels on labels.node = adjacency.neighbour
+                group by adjacency.node
+            ),
+            root_hooks as (
+                select labels.label as node, min(neighbour_minimums.label) as label
+                from {{ labels }} as labels
+                inner join neighbour_minimums on neighbour_minimums.node = labels.node
+                group by labels.label
+            ),
+            hooked as (
+                select node, min(label) as label
+                from (
+                    select node, label from neighbour_minimums
+                    union all
+                    select node, label from root_hooks
+                ) as candidates
+                group by node
+            )
+            select hooked.node, coalesce(parent.label, hooked.label) as label
+            from hooked
+            left join hooked as parent on parent.node = hooked.label
+        {%- endcall -%}
+        {%- call statement('cc_swap') -%}
+            drop table {{ labels }};
+            alter table {{ next_labels }} rename to {{ labels.split('.')[-1] }}
+        {%- endcall -%}
+        {%- set split_edges = run_query(
+            "select count(*) from " ~ adjacency ~ " as adjacency"
+            ~ " inner join " ~ labels ~ " as mine on mine.node = adjacency.node"
+            ~ " inner join " ~ labels ~ " as theirs on theirs.node = adjacency.neighbour"
+            ~ " where mine.label <> theirs.label"
+        ).columns[0].values()[0] -%}
+        {%- do state.update({'converged': split_edges == 0, 'rounds': round}) -%}
+    {%- endfor -%}
+
+    {%- if not state.converged -%}
+        {{ exceptions.raise_compiler_error(
+            "connected_components(" ~ edges ~ ") did not converge within " ~ max_iterations
+            ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
+    {%- endif -%}
+    {%- call statement('cc_output') -%}
+        {{ tessera.create_or_replace_table(output) }} as select node, label as component from {{ labels }};
+        drop table {{ labels }};
+        drop table {{ adjacency }}
+    {%- endcall -%}
+    {{ log("connected_components(" ~ edges ~ "): converged in " ~ state.rounds ~ " rounds", info=true) }}
+    {{ return(state.rounds) }}
+{%- endmacro %}
+
+{#- `create or replace table <name>`, dispatched: Spark has no `or replace` for plain tables. -#}
+{% macro create_or_replace_table(name) -%}
+    {{ return(adapter.dispatch('create_or_replace_table', 'tessera')(name)) }}
+{%- endmacro %}
+
+{% macro default__create_or_replace_table(name) -%}
+    create or replace table {{ name }}
+{%- endmacro %}
+
+{% macro spark__create_or_replace_table(name) -%}
+    create or replace table {{ name }} using delta
+{%- endmacro %}
+
+{#- `dbt run-operation compute_connected_components --args '{edges: ..., output: ...}'`: the same, committed. -#}
+{% macro compute_connected_components(edges, output, max_iterations=100) -%}
+    {%- do tessera.connected_components(edges, output, max_iterations) -%}
+    {%- do adapter.commit() -%}
+{%- endmacro %}
