@@ -85,6 +85,31 @@ def demo(
     raise typer.Exit(0 if summary.succeeded else 1)
 
 
+@app.command("evaluate-identity")
+def evaluate_identity(
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="A CSV of source, record_id, person_id; default: _truth/identity.csv of the landing folder."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score identity resolution (marts.customer_source_records) against labelled records."""
+    import json
+
+    from .identity_evaluation import evaluate_identity as score
+
+    truth = truth or settings.landing_dir() / "_truth" / "identity.csv"
+    try:
+        scores = score(settings.warehouse_path(), truth)
+    except FileNotFoundError as error:
+        raise typer.BadParameter(str(error)) from None
+    if json_output:
+        typer.echo(json.dumps(scores.as_dict(), indent=2))
+    else:
+        typer.echo(f"Identity resolution in {settings.warehouse_path()} against {truth}:")
+        typer.echo(scores.render())
+
+
 def _run(warehouse: Path, landing: Path, verbose: bool):
     from .pipeline import run_pipeline
 

@@ -1,0 +1,127 @@
+{#-
+    Clusters identity-graph nodes into people, honouring each identifier type's limit per profile
+    (seeds/identity_rules.csv), and writes `output` (node_id, cluster_id) and `dropped` (the links dropped).
+
+    1. Connected components of `edges` (node_a, node_b).
+    2. A component with more values of a type than the type's `max_per_profile` (two user_ids linked through a
+       family's shared email or tablet) is not one person. Taking the highest-priority type it breaks, every
+       node of the component is labelled with its nearest value of that type (breadth-first from all of them
+       at once; ties go to the lower node id, i.e. the smaller value), and the links between differently
+       labelled nodes are dropped: the link through the lower-priority identifier in between gives way, rather
+       than the two profiles merging. Dropped links are kept in `dropped` with their reason.
+    3. Repeat until no component breaks a limit, or fail after `max_iterations` rounds.
+
+    `nodes` has node_id, identifier_type, priority, max_per_profile.
+-#}
+{% macro cluster_identities(edges, nodes, output, dropped, max_iterations=100) -%}
+    {%- set current_edges = output ~ "__edges" -%}
+    {%- set components = output ~ "__components" -%}
+    {%- set labels = output ~ "__bfs" -%}
+
+    {%- call statement('identity_copy_edges') -%}
+        {{ tessera.create_or_replace_table(current_edges) }} as select node_a, node_b from {{ edges }};
+        {{ tessera.create_or_replace_table(dropped) }} as
+        select node_a, node_b, cast(null as {{ dbt.type_string() }}) as reason from {{ edges }} where 1 = 0
+    {%- endcall -%}
+
+    {%- set state = {'done': false, 'rounds': 0} -%}
+    {%- for round in range(1, max_iterations + 1) if not state.done -%}
+        {%- do tessera.connected_components(current_edges, components, max_iterations) -%}
+        {%- set violations = output ~ "__violations" -%}
+        {%- call statement('identity_violations') -%}
+            {{ tessera.create_or_replace_table(violations) }} as
+            with counted as (
+                select components.component, nodes.identifier_type, nodes.priority, nodes.max_per_profile,
+                    count(*) as values_of_type
+                from {{ components }} as components
+                inner join {{ nodes }} as nodes on nodes.node_id = components.node
+                where nodes.max_per_profile is not null
+                group by 1, 2, 3, 4
+                having count(*) > nodes.max_per_profile
+            ),
+            ranked as (
+                select counted.*, row_number() over (partition by component order by priority) as rank_in_component
+                from counted
+            )
+            select component, identifier_type, values_of_type, max_per_profile from ranked where rank_in_component = 1
+        {%- endcall -%}
+        {%- set violating = run_query("select count(*) from " ~ violations).columns[0].values()[0] -%}
+        {%- if violating == 0 -%}
+            {%- do state.update({'done': true, 'rounds': round}) -%}
+        {%- else -%}
+            {%- do tessera.split_by_nearest_anchor(current_edges, components, nodes, violations, labels, dropped, max_iterations) -%}
+            {%- do state.update({'rounds': round}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not state.done -%}
+        {{ exceptions.raise_compiler_error(
+            "cluster_identities did not settle within " ~ max_iterations ~ " rounds of limit enforcement") }}
+    {%- endif -%}
+
+    {%- call statement('identity_output') -%}
+        {{ tessera.create_or_replace_table(output) }} as
+        select node as node_id, component as cluster_id from {{ components }};
+        drop table {{ components }};
+        drop table {{ current_edges }};
+        drop table if exists {{ output ~ "__violations" }}
+    {%- endcall -%}
+    {{ log("cluster_identities: settled after " ~ state.rounds ~ " round(s) of limit enforcement", info=true) }}
+{%- endmacro %}
+
+{#- One round of step 2 for every violating component: label by nearest anchor, drop links across labels. -#}
+{% macro split_by_nearest_anchor(current_edges, components, nodes, violations, labels, dropped, max_iterations) -%}
+    {%- set scope = labels ~ "_scope" -%}
+    {%- call statement('identity_bfs_start') -%}
+        {{ tessera.create_or_replace_table(scope) }} as
+        select components.node, components.component, violations.identifier_type,
+            violations.values_of_type, violations.max_per_profile
+        from {{ components }} as components
+        inner join {{ violations }} as violations on violations.component = components.component;
+        {{ tessera.create_or_replace_table(labels) }} as
+        select scope.node, scope.node as anchor, 0 as distance
+        from {{ scope }} as scope
+        inner join {{ nodes }} as nodes
+            on nodes.node_id = scope.node and nodes.identifier_type = scope.identifier_type
+    {%- endcall -%}
+    {%- set state = {'reached': 1} -%}
+    {%- for step in range(1, max_iterations + 1) if state.reached > 0 -%}
+        {%- call statement('identity_bfs_step') -%}
+            insert into {{ labels }}
+            with frontier as (
+                select node, anchor from {{ labels }} where distance = {{ step - 1 }}
+            ),
+            neighbours as (
+                select edges.node_b as node, frontier.anchor
+                from frontier inner join {{ current_edges }} as edges on edges.node_a = frontier.node
+                union all
+                select edges.node_a as node, frontier.anchor
+                from frontier inner join {{ current_edges }} as edges on edges.node_b = frontier.node
+            )
+            select neighbours.node, min(neighbours.anchor) as anchor, {{ step }} as distance
+            from neighbours
+            left join {{ labels }} as labelled on labelled.node = neighbours.node
+            where labelled.node is null
+            group by neighbours.node
+        {%- endcall -%}
+        {%- set reached = run_query("select count(*) from " ~ labels ~ " where distance = " ~ step).columns[0].values()[0] -%}
+        {%- do state.update({'reached': reached}) -%}
+    {%- endfor -%}
+    {%- call statement('identity_drop_links') -%}
+        insert into {{ dropped }}
+        select edges.node_a, edges.node_b,
+            'joins ' || cast(scope.values_of_type as {{ dbt.type_string() }}) || ' values of ' || scope.identifier_type
+            || ' (at most ' || cast(scope.max_per_profile as {{ dbt.type_string() }}) || ')' as reason
+        from {{ current_edges }} as edges
+        inner join {{ labels }} as label_a on label_a.node = edges.node_a
+        inner join {{ labels }} as label_b on label_b.node = edges.node_b
+        inner join {{ scope }} as scope on scope.node = edges.node_a
+        where label_a.anchor <> label_b.anchor;
+        delete from {{ current_edges }}
+        where exists (
+            select 1 from {{ dropped }} as dropped
+            where dropped.node_a = {{ current_edges }}.node_a and dropped.node_b = {{ current_edges }}.node_b
+        );
+        drop table {{ labels }};
+        drop table {{ scope }}
+    {%- endcall -%}
+{%- endmacro %}

@@ -1,0 +1,16 @@
+{#- The identity graph's edges: each record's key linked to each of its identifiers (itself included). -#}
+
+with records as (
+
+    select * from {{ ref('int_identity_records_keyed') }}
+
+),
+
+edges as (
+
+    select distinct key_node_id as node_a, node_id as node_b
+    from records
+
+)
+
+select * from edges
