@@ -1,4 +1,4 @@
-"""Identity resolution in the warehouse: the connected-components macro on graphs with known answers."""
+"""Identity resolution in the warehouse: connected components on graphs with known answers, and stable ids."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ import os
 import random
 import subprocess
 import sys
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from orchestration.demo_data.writer import ORDERS_SCHEMA
 from orchestration.settings import PROJECT_DIR
+from orchestration.sources import SOURCES_BY_NAME
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 
@@ -74,3 +80,75 @@ def test_it_agrees_with_a_reference_on_random_graphs(warehouse: Path, seed: int)
         parent[max(root(a), root(b))] = min(root(a), root(b))
     expected = {node: root(node) for edge in edges for node in edge}
     assert read_components(warehouse) == expected
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _segment_identify(message_id: str, anonymous_id: str, user_id: str, email: str) -> str:
+    return (
+        f'{{"type":"identify","messageId":"{message_id}","anonymousId":"{anonymous_id}","userId":"{user_id}",'
+        f'"timestamp":"2026-10-01T10:00:00Z","traits":{{"email":"{email}"}}}}\n'
+    )
+
+
+def _run(landing: Path, warehouse: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse), TESSERA_LANDING_DIR=str(landing))
+    return subprocess.run([sys.executable, "-m", "orchestration", "run"], env=env, capture_output=True, text=True)
+
+
+def _customers(warehouse: Path) -> dict[tuple[str, str], str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select source, source_record_id, customer_id from marts.customer_source_records")
+        return {(source, record): customer for source, record, customer in rows.fetchall()}
+
+
+@pytest.mark.pipeline
+def test_new_data_merges_two_customers_and_the_older_id_survives(tmp_path: Path, warehouse: Path) -> None:
+    landing = tmp_path / "landing"
+    header = ",".join(SOURCES_BY_NAME["crm_contacts"].column_names) + "\n"
+    _write(
+        landing / "crm_contacts" / "day1.csv",
+        header + "C1,Ana,Lopez,ana@mail.com,,,,,,ES,lead,2026-09-01 10:00:00,2026-09-01 10:00:00\n",
+    )
+    _write(landing / "web_events" / "day1.jsonl", _segment_identify("m1", "a1", "U-1", "ana.work@corp.com"))
+    first = _run(landing, warehouse)
+    assert first.returncode == 0, first.stdout
+    before = _customers(warehouse)
+    crm_customer, web_customer = before[("crm_contacts", "C1")], before[("web_events", "m1")]
+    assert crm_customer != web_customer, "nothing links them yet"
+
+    # An order placed with the account and the CRM email: the same person after all.
+    row = dict.fromkeys(ORDERS_SCHEMA.names)
+    row.update(
+        order_id="O1",
+        customer_account_id="U-1",
+        email="ANA@mail.com ",
+        currency="EUR",
+        status="paid",
+        total=Decimal("10.00"),
+        created_at=datetime(2026, 10, 2, 9),
+        line_items=[],
+    )
+    (landing / "orders").mkdir()
+    pq.write_table(pa.Table.from_pylist([row], schema=ORDERS_SCHEMA), landing / "orders" / "day2.parquet")
+    second = _run(landing, warehouse)
+    assert second.returncode == 0, second.stdout
+    after = _customers(warehouse)
+    survivor = after[("crm_contacts", "C1")]
+    assert after[("web_events", "m1")] == after[("orders", "O1")] == survivor
+    assert survivor in {crm_customer, web_customer}, "an existing id survives; none is invented"
+    retired = ({crm_customer, web_customer} - {survivor}).pop()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        merges = con.execute("select previous_customer_id, customer_id from marts.identity_merges").fetchall()
+        profiles = {r[0] for r in con.execute("select customer_id from marts.customer_profiles").fetchall()}
+    assert merges == [(retired, survivor)]
+    assert retired not in profiles
+
+    third = _run(landing, warehouse)  # nothing new: nothing moves, no merge is recorded twice
+    assert third.returncode == 0
+    assert _customers(warehouse) == after
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.identity_merges").fetchone()[0] == 1

@@ -112,3 +112,22 @@ def test_the_definitions_load_in_a_fresh_checkout(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) >= 2 * len(SOURCES)
     assert (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_identity_resolution_meets_its_quality_bar(first_run) -> None:
+    """The issue's bar on the demo data: full coverage, precise merges, and no family merged into one."""
+    from orchestration.identity_evaluation import evaluate_identity
+
+    _, warehouse, landing, _ = first_run
+    scores = evaluate_identity(warehouse, landing / "_truth" / "identity.csv")
+    assert scores.coverage == 1.0
+    assert scores.pairwise_precision >= 0.995, scores
+    assert scores.bcubed_recall >= 0.97, scores
+    assert scores.customers_with_two_account_holders == 0, scores
+
+
+def test_evaluate_identity_command_prints_the_scores(first_run) -> None:
+    _, warehouse, landing, _ = first_run
+    result = tessera("evaluate-identity", "--json", warehouse=warehouse, landing=landing)
+    assert result.returncode == 0, result.stderr
+    assert '"coverage": 1.0' in result.stdout
