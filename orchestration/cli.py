@@ -73,14 +73,18 @@ def demo(
     typer.echo("")
     summary = _run(DEMO_WAREHOUSE, landing, verbose)
     if summary.succeeded:
+        from .identity_evaluation import evaluate_identity as score
+
+        scores = score(DEMO_WAREHOUSE, landing / "_truth" / "identity.csv")
+        typer.echo("\nIdentity resolution against the generator's ground truth:\n" + scores.render())
+        warehouse = DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)
         typer.echo(
             "\nWhere to look next:\n"
-            f"  the warehouse:  duckdb {DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)}  "
-            "(schemas raw and staging; try: select * from staging.stg_web__events limit 10)\n"
-            f"  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
+            f'  the customers:  duckdb {warehouse} "select * from marts.customer_profiles limit 10"\n'
+            "                  (also marts.customer_identities, customer_source_records, customer_events)\n"
+            "  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
             f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
-            f"  the pipeline:   TESSERA_WAREHOUSE={DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)} "
-            "dagster dev -m orchestration.definitions"
+            f"  the pipeline:   TESSERA_WAREHOUSE={warehouse} .venv/bin/dagster dev -m orchestration.definitions"
         )
     raise typer.Exit(0 if summary.succeeded else 1)
 

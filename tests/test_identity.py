@@ -152,3 +152,42 @@ def test_new_data_merges_two_customers_and_the_older_id_survives(tmp_path: Path,
     assert _customers(warehouse) == after
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.identity_merges").fetchone()[0] == 1
+
+
+@pytest.mark.pipeline
+def test_a_value_turning_hot_splits_a_customer_and_the_larger_part_keeps_the_id(
+    tmp_path: Path, warehouse: Path
+) -> None:
+    landing = tmp_path / "landing"
+    crm_header = ",".join(SOURCES_BY_NAME["crm_contacts"].column_names) + "\n"
+    contact = (
+        "C1,Ana,Lopez,desk@shop.example.org,+34 612 34 56 78,,,,,ES,lead,2026-09-01 10:00:00,2026-09-01 10:00:00\n"
+    )
+    duplicate = "C2,Ana,Lopes,,0034612345678,,,,,ES,lead,2026-09-02 10:00:00,2026-09-02 10:00:00\n"
+    _write(landing / "crm_contacts" / "day1.csv", crm_header + contact + duplicate)
+    _write(landing / "web_events" / "day1.jsonl", _segment_identify("m1", "a1", "U-1", "desk@shop.example.org"))
+    assert _run(landing, warehouse).returncode == 0
+    before = _customers(warehouse)
+    assert before[("crm_contacts", "C1")] == before[("web_events", "m1")]
+    original = before[("crm_contacts", "C1")]
+
+    # Seven store enrolments typed with the same address: it is a shared desk email, not Ana's.
+    loyalty_header = ",".join(SOURCES_BY_NAME["loyalty_members"].column_names) + "\n"
+    cards = "".join(
+        f"LC{n},desk@shop.example.org,,P{n},Q{n},1990-01-01,28013,ES01,2026-10-02 10:00:00\n" for n in range(7)
+    )
+    _write(landing / "loyalty_members" / "day2.csv", loyalty_header + cards)
+    second = _run(landing, warehouse)
+    assert second.returncode == 0, second.stdout
+    after = _customers(warehouse)
+    assert after[("crm_contacts", "C1")] == after[("crm_contacts", "C2")] == original, "the larger part keeps the id"
+    assert after[("web_events", "m1")] != original
+    assert len({after[("loyalty_members", f"LC{n}")] for n in range(7)}) == 7, "the cards link to no one"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        blocked = con.execute(
+            "select reason from intermediate.int_identifiers_blocked where identifier_value = ?",
+            ["desk@shop.example.org"],
+        ).fetchone()
+        splits = con.execute("select previous_customer_id, customer_id from marts.identity_splits").fetchall()
+    assert blocked and blocked[0].startswith("hot")
+    assert splits == [(original, after[("web_events", "m1")])]

@@ -6,7 +6,8 @@
 
     Min-label propagation with hooking and pointer jumping: each round a node takes the smallest label among
     itself and its neighbours, the node its label names (the root of its tree) takes the smallest label any of
-    its tree's members saw, and every node then jumps to its label's label. A chain of n nodes is resolved in
+    its tree's members saw, and every node then jumps to its label's label. Leaves (a node whose only
+    neighbour has others) sit the rounds out and take their neighbour's component at the end. A chain of n nodes is resolved in
     about log n rounds (8 for 1,000 nodes, 17 for a million), where plain propagation needs n. The loop stops only at the fixpoint, when no edge joins two different labels, which is
     exactly when the labels are the components; if that has not happened within `max_iterations` rounds, it
     raises an error rather than return a partial answer.
@@ -15,23 +16,50 @@
     dispatched. Models call it; `compute_connected_components` below runs it as a dbt operation.
 -#}
 {% macro connected_components(edges, output, max_iterations=100) -%}
+    {%- set started = modules.datetime.datetime.now() -%}
+    {%- set classified = output ~ "__classified" -%}
     {%- set adjacency = output ~ "__adjacency" -%}
     {%- set labels = output ~ "__labels" -%}
     {%- set next_labels = output ~ "__next" -%}
+    {#- A leaf (one neighbour, itself with more) takes its neighbour's component at the end: identity graphs are
+        mostly stars, so leaving leaves out of the rounds halves the work. -#}
+    {%- set is_leaf_edge = "(degree_a = 1 and degree_b > 1) or (degree_b = 1 and degree_a > 1)" -%}
 
-    {%- call statement('cc_adjacency') -%}
+    {%- call statement('cc_prepare') -%}
+        {{ tessera.create_or_replace_table(classified) }} as
+        with degrees as (
+            select node, count(*) as degree
+            from (
+                select node_a as node from {{ edges }} where node_a <> node_b
+                union all
+                select node_b as node from {{ edges }} where node_a <> node_b
+            ) as ends
+            group by node
+        )
+        select
+            edges.node_a,
+            edges.node_b,
+            coalesce(degree_a.degree, 0) as degree_a,
+            coalesce(degree_b.degree, 0) as degree_b
+        from {{ edges }} as edges
+        left join degrees as degree_a on degree_a.node = edges.node_a
+        left join degrees as degree_b on degree_b.node = edges.node_b;
         {{ tessera.create_or_replace_table(adjacency) }} as
-        select node_a as node, node_b as neighbour from {{ edges }} where node_a <> node_b
-        union
-        select node_b as node, node_a as neighbour from {{ edges }} where node_a <> node_b
-        union
-        select node_a as node, node_a as neighbour from {{ edges }}
-        union
-        select node_b as node, node_b as neighbour from {{ edges }}
-    {%- endcall -%}
-    {%- call statement('cc_initial_labels') -%}
+        select node_a as node, node_b as neighbour from {{ classified }}
+        where node_a <> node_b and not ({{ is_leaf_edge }})
+        union all
+        select node_b as node, node_a as neighbour from {{ classified }}
+        where node_a <> node_b and not ({{ is_leaf_edge }});
         {{ tessera.create_or_replace_table(labels) }} as
-        select node, min(neighbour) as label from {{ adjacency }} group by node
+        select node, min(label) as label
+        from (
+            select node, case when neighbour < node then neighbour else node end as label from {{ adjacency }}
+            union all
+            select node_a, node_a from {{ classified }} where degree_a > 1 or (node_a = node_b and degree_a = 0)
+            union all
+            select node_b, node_b from {{ classified }} where degree_b > 1
+        ) as seeds
+        group by node
     {%- endcall -%}
 
     {%- set state = {'converged': false, 'rounds': 0} -%}
@@ -53,6 +81,8 @@
             hooked as (
                 select node, min(label) as label
                 from (
+                    select node, label from {{ labels }}
+                    union all
                     select node, label from neighbour_minimums
                     union all
                     select node, label from root_hooks
@@ -82,11 +112,26 @@
             ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
     {%- endif -%}
     {%- call statement('cc_output') -%}
-        {{ tessera.create_or_replace_table(output) }} as select node, label as component from {{ labels }};
+        {{ tessera.create_or_replace_table(output) }} as
+        with assigned as (
+            select node, label from {{ labels }}
+            union all
+            select classified.node_a, labels.label
+            from {{ classified }} as classified inner join {{ labels }} as labels on labels.node = classified.node_b
+            where classified.node_a <> classified.node_b and classified.degree_a = 1 and classified.degree_b > 1
+            union all
+            select classified.node_b, labels.label
+            from {{ classified }} as classified inner join {{ labels }} as labels on labels.node = classified.node_a
+            where classified.node_a <> classified.node_b and classified.degree_b = 1 and classified.degree_a > 1
+        )
+        select node, min(node) over (partition by label) as component from assigned;
         drop table {{ labels }};
-        drop table {{ adjacency }}
+        drop table {{ adjacency }};
+        drop table {{ classified }}
     {%- endcall -%}
-    {{ log("connected_components(" ~ edges ~ "): converged in " ~ state.rounds ~ " rounds", info=true) }}
+    {%- set seconds = (modules.datetime.datetime.now() - started).total_seconds() -%}
+    {{ log("connected_components(" ~ edges ~ "): converged in " ~ state.rounds ~ " rounds, "
+        ~ "%.3f" | format(seconds) ~ "s", info=true) }}
     {{ return(state.rounds) }}
 {%- endmacro %}
 

@@ -1,6 +1,6 @@
 {#-
     One row per identifier of each record of `relation`: (source, source_record_id, identifier_type,
-    identifier_value, occurred_at), for the identity graph. `identifiers` is a list of
+    identifier_value, occurred_at, _loaded_at), for the identity graph. `identifiers` is a list of
     (identifier_type, column) pairs; a type may come from several columns (an alias's previousId is an
     anonymous_id too). Missing values give no row. Ids are compared case-insensitively (UUIDs, card numbers).
 -#}
@@ -17,7 +17,8 @@
         {%- else -%}
             upper(trim({{ column }}))
         {%- endif %} as identifier_value,
-        {{ occurred_at }} as occurred_at
+        {{ occurred_at }} as occurred_at,
+        _loaded_at
     from {{ relation }}
     where nullif(trim({{ column }}), '') is not null
     {% if not loop.last %}union all{% endif %}

@@ -6,7 +6,7 @@
     and the other ids that came home to it were merged into it (`identity_merges`). A cluster that no previous
     id calls home is new, or split off an older customer (`identity_splits`): it gets a new id, made from its
     oldest identifier and this dbt invocation, so that an id is never issued twice, not even after a split.
-    On the first run (or a full refresh) every cluster is new.
+    On the first run every cluster is new. Ids survive `--full-refresh`; only dropping this table resets them.
 -#}
 
 with clustered as (
@@ -36,7 +36,7 @@ current_nodes as (
 
 previous_assignments as (
 
-    {% if execute and adapter.get_relation(this.database, this.schema, this.identifier) and not flags.FULL_REFRESH %}
+    {% if execute and adapter.get_relation(this.database, this.schema, this.identifier) %}
     select identifier_type, identifier_value, customer_id, customer_created_at from {{ this }}
     {% else %}
     select

@@ -10,34 +10,44 @@ with identifiers as (
 
 ),
 
-blocking_rules as (
-
-    select * from {{ ref('blocked_identifiers') }}
-
-),
-
 distinct_values as (
 
     select distinct identifier_type, identifier_value from identifiers
 
 ),
 
-blocked_by_rule as (
+{#- The rules become constant expressions (each regex compiled once, not once per row). -#}
+{%- set rules = tessera.lookup_rows('blocked_identifiers', 'identifier_type, match_type, pattern') %}
+
+rule_matches as (
 
     select
-        distinct_values.identifier_type,
-        distinct_values.identifier_value,
-        1 as precedence,
-        'rule: ' || min(blocking_rules.reason) as reason
+        identifier_type,
+        identifier_value,
+        {% if rules -%}
+        case
+            {%- for rule in rules %}
+            when {% if rule.identifier_type != '*' %}identifier_type = '{{ rule.identifier_type }}' and {% endif -%}
+                {%- if rule.match_type == 'exact' -%}
+                identifier_value = '{{ rule.pattern | lower | replace("'", "''") }}'
+                {%- else -%}
+                {{ tessera.regexp_contains('identifier_value', "'" ~ rule.pattern | replace("'", "''") ~ "'") }}
+                {%- endif %}
+                then '{{ rule.reason | replace("'", "''") }}'
+            {%- endfor %}
+        end
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %} as rule_reason
     from distinct_values
-    inner join blocking_rules
-        on blocking_rules.identifier_type in (distinct_values.identifier_type, '*')
-        and (
-            (blocking_rules.match_type = 'exact' and distinct_values.identifier_value = lower(blocking_rules.pattern))
-            or (blocking_rules.match_type = 'regex'
-                and {{ tessera.regexp_contains('distinct_values.identifier_value', 'blocking_rules.pattern') }})
-        )
-    group by 1, 2
+
+),
+
+blocked_by_rule as (
+
+    select identifier_type, identifier_value, 1 as precedence, 'rule: ' || rule_reason as reason
+    from rule_matches
+    where rule_reason is not null
 
 ),
 

@@ -1,62 +1,83 @@
-{#- Every identifier that every source record carries: the raw material of the identity graph. -#}
+{#-
+    Every identifier that every source record carries: the raw material of the identity graph.
+
+    Incremental: a run takes only the records whose staged version arrived after the last run's newest, and
+    replaces all identifiers of each such record (a CRM contact's newer version may drop a phone). A change to
+    the normalisation macros needs `dbt build --full-refresh -s int_identifiers_extracted`.
+-#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source', 'source_record_id'],
+    incremental_strategy='delete+insert',
+) }}
 
 with crm_contacts as (
 
     select * from {{ ref('stg_crm__contacts') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 web_events as (
 
     select * from {{ ref('stg_web__events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 app_events as (
 
     select * from {{ ref('stg_app__events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 loyalty_members as (
 
     select * from {{ ref('stg_loyalty__members') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 pos_transactions as (
 
     select * from {{ ref('stg_pos__transactions') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 email_events as (
 
     select * from {{ ref('stg_esp__email_events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 support_tickets as (
 
     select * from {{ ref('stg_helpdesk__tickets') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 consent_decisions as (
 
     select * from {{ ref('stg_consent__decisions') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 erasure_requests as (
 
     select * from {{ ref('stg_privacy__erasure_requests') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -100,7 +121,7 @@ unioned as (
 
 deduplicated as (
 
-    select distinct source, source_record_id, identifier_type, identifier_value, occurred_at
+    select distinct source, source_record_id, identifier_type, identifier_value, occurred_at, _loaded_at
     from unioned
 
 )
