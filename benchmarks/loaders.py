@@ -9,18 +9,13 @@ asserts nothing: speed is measured here, never in the tests.
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import arguments, landing_folder, run_measured
 
-from orchestration.demo_data import generate  # noqa: E402
-from orchestration.sources import SOURCES  # noqa: E402
+from orchestration.sources import SOURCES
 
 
 def load_one(landing: Path, warehouse: Path, source_name: str) -> None:
@@ -43,47 +38,23 @@ def folder_bytes(folder: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tessera-bench"))
-    args = parser.parse_args()
-
-    landing = args.workdir / f"landing-{args.customers}x{args.days}-s{args.seed}"
-    if not (landing / "_truth" / "identity.csv").exists():
-        print(f"generating {args.customers:,} customers x {args.days} days into {landing} ...", flush=True)
-        started = time.perf_counter()
-        summary = generate(landing, args.customers, args.days, args.seed)
-        seconds = time.perf_counter() - started
-        records = sum(summary.records.values())
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rate = records / seconds
-        print(f"generated {records:,} records in {seconds:.1f}s ({rate:,.0f} records/s, peak {peak:.0f} MiB)")
-
+    args = arguments(__doc__)
+    landing = landing_folder(args)
     print(f"\nloading {landing} ({folder_bytes(landing) / 2**20:,.0f} MiB), one process per source\n")
     print(f"{'source':<20}{'MiB':>8}{'rows':>12}{'quarantined':>13}{'seconds':>10}{'rows/s':>12}{'peak MiB':>10}")
     total_rows = total_seconds = 0.0
     for source in SOURCES:
         warehouse = args.workdir / f"bench-{source.name}.duckdb"
         warehouse.unlink(missing_ok=True)
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(landing), str(warehouse), source.name],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        output = child.stdout.read() if child.stdout else ""
-        _, status, usage = os.wait4(child.pid, 0)
-        if status != 0:
-            raise SystemExit(f"loading {source.name} failed (status {status})")
-        rows, quarantined, seconds = output.split()
+        child = run_measured([sys.executable, __file__, "--child", str(landing), str(warehouse), source.name])
+        rows, quarantined, seconds = child.output.split()
         rows_n, seconds_f = int(rows), float(seconds)
         total_rows += rows_n
         total_seconds += seconds_f
         size = folder_bytes(landing / source.name) / 2**20
         print(
             f"{source.name:<20}{size:>8,.0f}{rows_n:>12,}{int(quarantined):>13,}{seconds_f:>10.1f}"
-            f"{rows_n / seconds_f:>12,.0f}{usage.ru_maxrss / 1024:>10,.0f}"
+            f"{rows_n / seconds_f:>12,.0f}{child.peak_mib:>10,.0f}"
         )
         warehouse.unlink(missing_ok=True)
     rate = total_rows / total_seconds

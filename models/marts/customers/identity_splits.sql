@@ -2,40 +2,22 @@
 
 {#- Append-only: every run adds the customers that split off an existing one this run. -#}
 
-with customer_ids as (
+with moved as (
 
-    select * from {{ ref('int_customer_ids_assigned') }}
-
-),
-
-surviving_ids as (
-
-    select distinct customer_id from customer_ids
-
-),
-
-moved as (
-
-    select
-        previous_customer_id,
-        customer_id,
-        count(*) as identifiers_moved
-    from customer_ids
-    where previous_customer_id is not null and previous_customer_id <> customer_id
-    group by 1, 2
+    select * from {{ ref('int_customer_ids_moved') }}
 
 ),
 
 split as (
 
     select
-        moved.previous_customer_id,
-        moved.customer_id,
+        previous_customer_id,
+        customer_id,
         {{ dbt.current_timestamp() }} as split_at,
-        'a link no longer holds (blocked value, limit or erasure): ' || cast(moved.identifiers_moved as {{ dbt.type_string() }})
-        || ' identifiers left for a new customer' as reason
+        'a link no longer holds (blocked value, limit or erasure): '
+        || cast(identifiers_moved as {{ dbt.type_string() }}) || ' identifiers left for a new customer' as reason
     from moved
-    inner join surviving_ids on surviving_ids.customer_id = moved.previous_customer_id
+    where is_previous_id_surviving
 
 )
 
