@@ -144,8 +144,10 @@ def test_new_data_merges_two_customers_and_the_older_id_survives(tmp_path: Path,
     with duckdb.connect(str(warehouse), read_only=True) as con:
         merges = con.execute("select previous_customer_id, customer_id from marts.identity_merges").fetchall()
         profiles = {r[0] for r in con.execute("select customer_id from marts.customer_profiles").fetchall()}
+        event_customers = dict(con.execute("select event_id, customer_id from marts.customer_events").fetchall())
     assert merges == [(retired, survivor)]
     assert retired not in profiles
+    assert event_customers == {"m1": survivor, "O1": survivor}, "earlier events follow the merge"
 
     third = _run(landing, warehouse)  # nothing new: nothing moves, no merge is recorded twice
     assert third.returncode == 0

@@ -25,14 +25,18 @@ def tessera(*args: str, warehouse: Path, landing: Path) -> subprocess.CompletedP
 
 
 def snapshot(warehouse: Path) -> dict[str, object]:
-    """Row counts of every raw and staging table, and the load manifest."""
+    """Row counts of every raw, staging and mart table, the load manifest, and who each record belongs to."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema in ('raw', 'staging') order by 1"
+            "where table_schema in ('raw', 'staging', 'marts') order by 1"
         ).fetchall()
         counts = {name: con.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in tables}
         counts["manifest"] = con.execute("select file, sha256, rows, quarantined from raw._loads order by 1").fetchall()
+        counts["customers"] = con.execute(
+            "select source, source_record_id, customer_id from marts.customer_source_records order by 1, 2"
+        ).fetchall()
+        counts["events"] = con.execute("select event_id, customer_id from marts.customer_events order by 1").fetchall()
     return counts
 
 

@@ -1,4 +1,17 @@
-{#- One timeline per customer across web, app, orders, stores, email and support. -#}
+{#-
+    One timeline per customer across web, app, orders, stores, email and support.
+
+    Incremental: events never change, but their customer can. A run adds the events loaded since the last one,
+    moves to their new customer the events whose record changed customer (a merge or a split), and deletes the
+    events whose record no longer belongs to anyone (post-hook).
+-#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    post_hook="delete from {{ this }} where source || ':' || event_id not in
+        (select source || ':' || source_record_id from {{ ref('int_source_records_assigned') }})",
+) }}
 
 with records as (
 
@@ -8,33 +21,37 @@ with records as (
 
 segment_events as (
 
-    select 'web_events' as source, * from {{ ref('stg_web__events') }}
+    select 'web_events' as source, * from {{ ref('stg_web__events') }} {{ tessera.arrived_since_last_run() }}
     union all
-    select 'app_events' as source, * from {{ ref('stg_app__events') }}
+    select 'app_events' as source, * from {{ ref('stg_app__events') }} {{ tessera.arrived_since_last_run() }}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 pos_transactions as (
 
     select * from {{ ref('stg_pos__transactions') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 email_events as (
 
     select * from {{ ref('stg_esp__email_events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
 support_tickets as (
 
     select * from {{ ref('stg_helpdesk__tickets') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -52,7 +69,8 @@ events as (
             else event_type
         end as event_type,
         occurred_at,
-        cast(properties as {{ dbt.type_string() }}) as properties
+        cast(properties as {{ dbt.type_string() }}) as properties,
+        _loaded_at
     from segment_events
 
     union all
@@ -63,7 +81,8 @@ events as (
         'Order Placed',
         created_at,
         cast({{ tessera.json_object(['order_id', 'order_id', 'status', 'status', 'currency', 'currency',
-            'total', 'total', 'line_items', 'line_items']) }} as {{ dbt.type_string() }})
+            'total', 'total', 'line_items', 'line_items']) }} as {{ dbt.type_string() }}),
+        _loaded_at
     from orders
 
     union all
@@ -74,7 +93,8 @@ events as (
         'Store Purchase',
         occurred_at,
         cast({{ tessera.json_object(['store_id', 'store_id', 'total', 'total_amount', 'currency', 'currency',
-            'item_count', 'item_count', 'payment_method', 'payment_method']) }} as {{ dbt.type_string() }})
+            'item_count', 'item_count', 'payment_method', 'payment_method']) }} as {{ dbt.type_string() }}),
+        _loaded_at
     from pos_transactions
 
     union all
@@ -85,7 +105,8 @@ events as (
         'Email ' || upper(substr(event_type, 1, 1)) || substr(event_type, 2),
         occurred_at,
         cast({{ tessera.json_object(['campaign_id', 'campaign_id', 'url', 'clicked_url', 'reason', 'failure_reason']) }}
-            as {{ dbt.type_string() }})
+            as {{ dbt.type_string() }}),
+        _loaded_at
     from email_events
 
     union all
@@ -96,12 +117,13 @@ events as (
         'Support Ticket Opened',
         created_at,
         cast({{ tessera.json_object(['channel', 'channel', 'status', 'status', 'satisfaction', 'satisfaction',
-            'subject', 'subject']) }} as {{ dbt.type_string() }})
+            'subject', 'subject']) }} as {{ dbt.type_string() }}),
+        _loaded_at
     from support_tickets
 
 ),
 
-final as (
+new_events as (
 
     select
         events.event_id,
@@ -109,9 +131,39 @@ final as (
         events.source,
         events.event_type,
         events.occurred_at,
-        events.properties
+        events.properties,
+        events._loaded_at
     from events
     inner join records on records.source = events.source and records.source_record_id = events.event_id
+
+),
+
+{% if is_incremental() %}
+events_of_moved_records as (
+
+    select
+        existing.event_id,
+        records.customer_id,
+        existing.source,
+        existing.event_type,
+        existing.occurred_at,
+        existing.properties,
+        existing._loaded_at
+    from {{ this }} as existing
+    inner join records on records.source = existing.source and records.source_record_id = existing.event_id
+    where records.customer_id <> existing.customer_id
+        and existing.event_id not in (select event_id from new_events)
+
+),
+{% endif %}
+
+final as (
+
+    select * from new_events
+    {% if is_incremental() %}
+    union all
+    select * from events_of_moved_records
+    {% endif %}
 
 )
 
