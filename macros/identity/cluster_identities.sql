@@ -14,22 +14,22 @@
     `nodes` has node_id, identifier_type, priority, max_per_profile.
 -#}
 {% macro cluster_identities(edges, nodes, output, dropped, max_iterations=100) -%}
-    {%- set current_edges = output ~ "__edges" -%}
-    {%- set components = output ~ "__components" -%}
-    {%- set labels = output ~ "__bfs" -%}
+    {%- set current_edges = tessera.work_table(output ~ "__edges") -%}
+    {%- set components = tessera.work_table(output ~ "__components") -%}
+    {%- set labels = tessera.work_table(output ~ "__bfs") -%}
 
     {%- call statement('identity_copy_edges') -%}
-        {{ tessera.create_or_replace_table(current_edges) }} as select node_a, node_b from {{ edges }};
-        {{ tessera.create_or_replace_table(dropped) }} as
+        {{ tessera.create_table(current_edges) }} as select node_a, node_b from {{ edges }};
+        {{ tessera.create_table(dropped) }} as
         select node_a, node_b, cast(null as {{ dbt.type_string() }}) as reason from {{ edges }} where 1 = 0
     {%- endcall -%}
 
     {%- set state = {'done': false, 'rounds': 0} -%}
     {%- for round in range(1, max_iterations + 1) if not state.done -%}
         {%- do tessera.connected_components(current_edges, components, max_iterations) -%}
-        {%- set violations = output ~ "__violations" -%}
+        {%- set violations = tessera.work_table(output ~ "__violations") -%}
         {%- call statement('identity_violations') -%}
-            {{ tessera.create_or_replace_table(violations) }} as
+            {{ tessera.create_table(violations) }} as
             with counted as (
                 select components.component, nodes.identifier_type, nodes.priority, nodes.max_per_profile,
                     count(*) as values_of_type
@@ -59,11 +59,11 @@
     {%- endif -%}
 
     {%- call statement('identity_output') -%}
-        {{ tessera.create_or_replace_table(output) }} as
+        {{ tessera.create_table(output) }} as
         select node as node_id, component as cluster_id from {{ components }};
         drop table {{ components }};
         drop table {{ current_edges }};
-        drop table if exists {{ output ~ "__violations" }}
+        drop table if exists {{ tessera.work_table(output ~ "__violations") }}
     {%- endcall -%}
     {{ log("cluster_identities: settled after " ~ state.rounds ~ " round(s) of limit enforcement", info=true) }}
 {%- endmacro %}
@@ -72,12 +72,12 @@
 {% macro split_by_nearest_anchor(current_edges, components, nodes, violations, labels, dropped, max_iterations) -%}
     {%- set scope = labels ~ "_scope" -%}
     {%- call statement('identity_bfs_start') -%}
-        {{ tessera.create_or_replace_table(scope) }} as
+        {{ tessera.create_table(scope) }} as
         select components.node, components.component, violations.identifier_type,
             violations.values_of_type, violations.max_per_profile
         from {{ components }} as components
         inner join {{ violations }} as violations on violations.component = components.component;
-        {{ tessera.create_or_replace_table(labels) }} as
+        {{ tessera.create_table(labels) }} as
         select scope.node, scope.node as anchor, 0 as distance
         from {{ scope }} as scope
         inner join {{ nodes }} as nodes

@@ -17,16 +17,16 @@
 -#}
 {% macro connected_components(edges, output, max_iterations=100) -%}
     {%- set started = modules.datetime.datetime.now() -%}
-    {%- set classified = output ~ "__classified" -%}
-    {%- set adjacency = output ~ "__adjacency" -%}
-    {%- set labels = output ~ "__labels" -%}
-    {%- set next_labels = output ~ "__next" -%}
+    {%- set classified = tessera.work_table(output ~ "__classified") -%}
+    {%- set adjacency = tessera.work_table(output ~ "__adjacency") -%}
+    {%- set labels = tessera.work_table(output ~ "__labels") -%}
+    {%- set next_labels = tessera.work_table(output ~ "__next") -%}
     {#- A leaf (one neighbour, itself with more) takes its neighbour's component at the end: identity graphs are
         mostly stars, so leaving leaves out of the rounds halves the work. -#}
     {%- set is_leaf_edge = "(degree_a = 1 and degree_b > 1) or (degree_b = 1 and degree_a > 1)" -%}
 
     {%- call statement('cc_prepare') -%}
-        {{ tessera.create_or_replace_table(classified) }} as
+        {{ tessera.create_table(classified) }} as
         with degrees as (
             select node, count(*) as degree
             from (
@@ -44,13 +44,13 @@
         from {{ edges }} as edges
         left join degrees as degree_a on degree_a.node = edges.node_a
         left join degrees as degree_b on degree_b.node = edges.node_b;
-        {{ tessera.create_or_replace_table(adjacency) }} as
+        {{ tessera.create_table(adjacency) }} as
         select node_a as node, node_b as neighbour from {{ classified }}
         where node_a <> node_b and not ({{ is_leaf_edge }})
         union all
         select node_b as node, node_a as neighbour from {{ classified }}
         where node_a <> node_b and not ({{ is_leaf_edge }});
-        {{ tessera.create_or_replace_table(labels) }} as
+        {{ tessera.create_table(labels) }} as
         select node, min(label) as label
         from (
             select node, case when neighbour < node then neighbour else node end as label from {{ adjacency }}
@@ -65,7 +65,7 @@
     {%- set state = {'converged': false, 'rounds': 0} -%}
     {%- for round in range(1, max_iterations + 1) if not state.converged -%}
         {%- call statement('cc_round') -%}
-            {{ tessera.create_or_replace_table(next_labels) }} as
+            {{ tessera.create_table(next_labels) }} as
             with neighbour_minimums as (
                 select adjacency.node, min(labels.label) as label
                 from {{ adjacency }} as adjacency
@@ -91,9 +91,7 @@
             )
             select hooked.node, coalesce(parent.label, hooked.label) as label
             from hooked
-            left join hooked as parent on parent.node = hooked.label
-        {%- endcall -%}
-        {%- call statement('cc_swap') -%}
+            left join hooked as parent on parent.node = hooked.label;
             drop table {{ labels }};
             alter table {{ next_labels }} rename to {{ labels.split('.')[-1] }}
         {%- endcall -%}
@@ -112,7 +110,7 @@
             ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
     {%- endif -%}
     {%- call statement('cc_output') -%}
-        {{ tessera.create_or_replace_table(output) }} as
+        {{ tessera.create_table(output) }} as
         with assigned as (
             select node, label from {{ labels }}
             union all
@@ -135,16 +133,36 @@
     {{ return(state.rounds) }}
 {%- endmacro %}
 
-{#- `create or replace table <name>`, dispatched: Spark has no `or replace` for plain tables. -#}
-{% macro create_or_replace_table(name) -%}
-    {{ return(adapter.dispatch('create_or_replace_table', 'tessera')(name)) }}
+{#-
+    The name of a work table of the graph algorithms: on DuckDB a temporary (in-memory) table, which makes their
+    rounds much faster than writing to the warehouse file; elsewhere a table beside the output.
+-#}
+{% macro work_table(name) -%}
+    {{ return(adapter.dispatch('work_table', 'tessera')(name)) }}
 {%- endmacro %}
 
-{% macro default__create_or_replace_table(name) -%}
+{% macro default__work_table(name) -%}
+    {{ return(name) }}
+{%- endmacro %}
+
+{% macro duckdb__work_table(name) -%}
+    {{ return("temp.main." ~ name.split('.')[-1]) }}
+{%- endmacro %}
+
+{#- `create or replace [temp] table <name>`: temporary for a work_table name. Dispatched: Spark needs `using`. -#}
+{% macro create_table(name) -%}
+    {{ return(adapter.dispatch('create_table', 'tessera')(name)) }}
+{%- endmacro %}
+
+{% macro default__create_table(name) -%}
+    {%- if name.startswith('temp.main.') -%}
+    create or replace temp table {{ name.split('.')[-1] }}
+    {%- else -%}
     create or replace table {{ name }}
+    {%- endif -%}
 {%- endmacro %}
 
-{% macro spark__create_or_replace_table(name) -%}
+{% macro spark__create_table(name) -%}
     create or replace table {{ name }} using delta
 {%- endmacro %}
 
