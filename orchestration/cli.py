@@ -89,6 +89,24 @@ def demo(
     raise typer.Exit(0 if summary.succeeded else 1)
 
 
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="A SQL query, e.g. 'select * from marts.customer_profiles limit 10'.")],
+    demo: Annotated[bool, typer.Option("--demo", help="Query the demo's warehouse instead.")] = False,
+) -> None:
+    """Run a read-only SQL query against the warehouse and print the result."""
+    import duckdb
+
+    warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            typer.echo(con.sql(sql))
+        except duckdb.Error as error:
+            raise typer.BadParameter(str(error), param_hint="SQL") from None
+
+
 @app.command("evaluate-identity")
 def evaluate_identity(
     truth: Annotated[

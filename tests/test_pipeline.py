@@ -135,3 +135,14 @@ def test_evaluate_identity_command_prints_the_scores(first_run) -> None:
     result = tessera("evaluate-identity", "--json", warehouse=warehouse, landing=landing)
     assert result.returncode == 0, result.stderr
     assert '"coverage": 1.0' in result.stdout
+
+
+def test_query_prints_a_mart_and_names_a_bad_query(first_run) -> None:
+    _, warehouse, landing, _ = first_run
+    result = tessera(
+        "query", "select count(*) as customers from marts.customer_profiles", warehouse=warehouse, landing=landing
+    )
+    assert result.returncode == 0, result.stderr
+    assert "customers" in result.stdout
+    bad = tessera("query", "select * from marts.no_such_table", warehouse=warehouse, landing=landing)
+    assert bad.returncode != 0 and "no_such_table" in bad.stderr
