@@ -187,18 +187,21 @@ class Simulation:
         }
         self.record("consent_events", day, values, event_id, person)
 
-    def segment_message(self, person: Person, kind: str, day_moment: datetime, anonymous_id: str, **fields) -> dict:
-        sent = day_moment + timedelta(milliseconds=self.rng.randrange(5, 900))
+    def segment_message(
+        self, kind: str, at: datetime, anonymous_id: str, user_id: str | None, context: dict, **fields
+    ) -> dict:
+        """One Segment Spec call, with the ids and times a Segment library would add."""
+        sent = at + timedelta(milliseconds=self.rng.randrange(5, 900))
         message = {
             "type": kind,
             "messageId": new_uuid(self.rng),
             "anonymousId": anonymous_id,
-            "userId": fields.pop("user_id", None),
-            "timestamp": iso(day_moment),
+            "userId": user_id,
+            "timestamp": iso(at),
             "sentAt": iso(sent),
             "receivedAt": iso(sent + timedelta(milliseconds=self.rng.randrange(10, 400))),
         }
-        message.update(fields)
+        message.update(fields, context=context)
         return message
 
     def web_session(self, person: Person, day: int, cookie: str, seen_cookies: set[str]) -> None:
@@ -227,128 +230,46 @@ class Simulation:
             self.bannered.add(cookie)
             self.cookie_banner(person, day, cookie)
         user_id = None
-        identifies = person.is_known_online and (cookie not in seen_cookies or rng.random() < 0.25)
         messages: list[dict] = []
+
+        def send(kind: str, at: datetime, page_context: dict = context, **fields) -> None:
+            messages.append(self.segment_message(kind, at, cookie, user_id, page_context, **fields))
+
+        identifies = person.is_known_online and (cookie not in seen_cookies or rng.random() < 0.25)
         if identifies:
             seen_cookies.add(cookie)
             user_id = person.account_id
             if user_id and not seen_cookies - {cookie} and rng.random() < 0.15:  # signs up on this visit
-                messages.append(
-                    self.segment_message(
-                        person,
-                        "track",
-                        moment,
-                        cookie,
-                        user_id=user_id,
-                        event="Signed Up",
-                        properties={},
-                        context=context,
-                    )
-                )
-                messages.append(
-                    self.segment_message(
-                        person, "alias", moment, cookie, user_id=user_id, previousId=cookie, context=context
-                    )
-                )
+                send("track", moment, event="Signed Up", properties={})
+                send("alias", moment, previousId=cookie)
             email = person.household_email or person.email or ""
             traits = {"email": write_email(rng, email), "firstName": person.first_name, "lastName": person.last_name}
             if person.phone_nsn and rng.random() < 0.3:
                 traits["phone"] = format_phone(rng, person, international=True)
             if user_id:
-                messages.append(
-                    self.segment_message(
-                        person,
-                        "track",
-                        moment,
-                        cookie,
-                        user_id=user_id,
-                        event="Logged In",
-                        properties={},
-                        context=context,
-                    )
-                )
-            messages.append(
-                self.segment_message(
-                    person, "identify", moment, cookie, user_id=user_id, traits=traits, context=context
-                )
-            )
+                send("track", moment, event="Logged In", properties={})
+            send("identify", moment, traits=traits)
         for product in rng.sample(PRODUCTS, rng.randrange(1, 4)):
             moment += timedelta(seconds=rng.randrange(10, 300))
-            page = dict(
-                context["page"],
-                path=f"/p/{product[0].lower()}",
-                url=f"https://shop.example/p/{product[0].lower()}",
-                title=product[1],
-            )
-            messages.append(
-                self.segment_message(
-                    person,
-                    "page",
-                    moment,
-                    cookie,
-                    user_id=user_id,
-                    name=product[1],
-                    properties={"path": page["path"]},
-                    context=dict(context, page=page),
-                )
-            )
-            messages.append(
-                self.segment_message(
-                    person,
-                    "track",
-                    moment,
-                    cookie,
-                    user_id=user_id,
-                    event="Product Viewed",
-                    properties=_product_properties(product),
-                    context=dict(context, page=page),
-                )
+            path = f"/p/{product[0].lower()}"
+            page = dict(context["page"], path=path, url=f"https://shop.example{path}", title=product[1])
+            send("page", moment, dict(context, page=page), name=product[1], properties={"path": path})
+            send(
+                "track",
+                moment,
+                dict(context, page=page),
+                event="Product Viewed",
+                properties=_product_properties(product),
             )
         if rng.random() < 0.25:
             product = rng.choice(PRODUCTS)
-            messages.append(
-                self.segment_message(
-                    person,
-                    "track",
-                    moment,
-                    cookie,
-                    user_id=user_id,
-                    event="Product Added",
-                    properties=_product_properties(product),
-                    context=context,
-                )
-            )
+            send("track", moment, event="Product Added", properties=_product_properties(product))
             if rng.random() < 0.5:
-                messages.append(
-                    self.segment_message(
-                        person,
-                        "track",
-                        moment,
-                        cookie,
-                        user_id=user_id,
-                        event="Checkout Started",
-                        properties={"currency": person.currency},
-                        context=context,
-                    )
-                )
+                send("track", moment, event="Checkout Started", properties={"currency": person.currency})
         if person.order_rate and self.active(person, day, person.order_rate * 6):
             order = self.order(person, day, moment)
-            messages.append(
-                self.segment_message(
-                    person,
-                    "track",
-                    moment,
-                    cookie,
-                    user_id=user_id,
-                    event="Order Completed",
-                    properties={
-                        "order_id": order["order_id"],
-                        "total": float(order["total"]),
-                        "currency": order["currency"],
-                    },
-                    context=context,
-                )
-            )
+            properties = {"order_id": order["order_id"], "total": float(order["total"]), "currency": order["currency"]}
+            send("track", moment, event="Order Completed", properties=properties)
         for message in messages:
             if message["userId"] is None:
                 del message["userId"]
@@ -374,40 +295,17 @@ class Simulation:
             "ip": f"90.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
         }
         anonymous_id = f"app-{person.device_id}"
-        messages = []
+        messages: list[dict] = []
+
+        def send(kind: str, at: datetime, **fields) -> None:
+            messages.append(self.segment_message(kind, at, anonymous_id, person.account_id, context, **fields))
+
         if first or rng.random() < 0.2:
-            traits = {"email": write_email(rng, person.email or "")}
-            messages.append(
-                self.segment_message(
-                    person, "identify", moment, anonymous_id, user_id=person.account_id, traits=traits, context=context
-                )
-            )
+            send("identify", moment, traits={"email": write_email(rng, person.email or "")})
         for product in rng.sample(PRODUCTS, rng.randrange(1, 3)):
             moment += timedelta(seconds=rng.randrange(5, 120))
-            messages.append(
-                self.segment_message(
-                    person,
-                    "screen",
-                    moment,
-                    anonymous_id,
-                    user_id=person.account_id,
-                    name="Product",
-                    properties={"sku": product[0]},
-                    context=context,
-                )
-            )
-            messages.append(
-                self.segment_message(
-                    person,
-                    "track",
-                    moment,
-                    anonymous_id,
-                    user_id=person.account_id,
-                    event="Product Viewed",
-                    properties=_product_properties(product),
-                    context=context,
-                )
-            )
+            send("screen", moment, name="Product", properties={"sku": product[0]})
+            send("track", moment, event="Product Viewed", properties=_product_properties(product))
         for message in messages:
             self.record("app_events", day, message, message["messageId"], person)
 
