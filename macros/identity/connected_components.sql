@@ -2,63 +2,57 @@
     Connected components of an undirected graph, computed in the warehouse.
 
     `edges` is a relation with integer columns `node_a`, `node_b`; the result is the table `output` with
-    `node` and `component` (the smallest node of its component), one row per node that has an edge.
+    `node` and `component`, one row per node that has an edge. A component is named by one of its nodes: the
+    smallest that is not a leaf, or the centre of a star.
 
     Min-label propagation with hooking and pointer jumping: each round a node takes the smallest label among
     itself and its neighbours, the node its label names (the root of its tree) takes the smallest label any of
-    its tree's members saw, and every node then jumps to its label's label. Leaves (a node whose only
-    neighbour has others) sit the rounds out and take their neighbour's component at the end. A chain of n nodes is resolved in
-    about log n rounds (8 for 1,000 nodes, 17 for a million), where plain propagation needs n. The loop stops only at the fixpoint, when no edge joins two different labels, which is
-    exactly when the labels are the components; if that has not happened within `max_iterations` rounds, it
-    raises an error rather than return a partial answer.
+    its tree's members saw, and every node then jumps to its label's label. A chain of n nodes is resolved in
+    about log n rounds (8 for 1,000 nodes, 17 for a million), where plain propagation needs n. The loop stops
+    only at the fixpoint, when no edge joins two different labels, which is exactly when the labels are the
+    components; if that has not happened within `max_iterations` rounds, it raises an error rather than return
+    a partial answer.
+
+    Identity graphs are mostly stars, so leaves (a node whose one neighbour has others) sit the rounds out and
+    take their neighbour's component at the end; so does the centre of a star of leaves, which is a component
+    by itself. That leaves about a third of the nodes in the rounds.
 
     Plain SQL (create table as, joins, group by), so it ports to Spark and PostgreSQL; only the table DDL is
     dispatched. Models call it; `compute_connected_components` below runs it as a dbt operation.
 -#}
 {% macro connected_components(edges, output, max_iterations=100) -%}
     {%- set started = modules.datetime.datetime.now() -%}
-    {%- set classified = tessera.work_table(output ~ "__classified") -%}
+    {%- set degrees = tessera.work_table(output ~ "__degrees") -%}
     {%- set adjacency = tessera.work_table(output ~ "__adjacency") -%}
     {%- set labels = tessera.work_table(output ~ "__labels") -%}
     {%- set next_labels = tessera.work_table(output ~ "__next") -%}
-    {#- A leaf (one neighbour, itself with more) takes its neighbour's component at the end: identity graphs are
-        mostly stars, so leaving leaves out of the rounds halves the work. -#}
-    {%- set is_leaf_edge = "(degree_a = 1 and degree_b > 1) or (degree_b = 1 and degree_a > 1)" -%}
 
     {%- call statement('cc_prepare') -%}
-        {{ tessera.create_table(classified) }} as
-        with degrees as (
-            select node, count(*) as degree
-            from (
-                select node_a as node from {{ edges }} where node_a <> node_b
-                union all
-                select node_b as node from {{ edges }} where node_a <> node_b
-            ) as ends
-            group by node
-        )
-        select
-            edges.node_a,
-            edges.node_b,
-            coalesce(degree_a.degree, 0) as degree_a,
-            coalesce(degree_b.degree, 0) as degree_b
-        from {{ edges }} as edges
-        left join degrees as degree_a on degree_a.node = edges.node_a
-        left join degrees as degree_b on degree_b.node = edges.node_b;
-        {{ tessera.create_table(adjacency) }} as
-        select node_a as node, node_b as neighbour from {{ classified }}
-        where node_a <> node_b and not ({{ is_leaf_edge }})
-        union all
-        select node_b as node, node_a as neighbour from {{ classified }}
-        where node_a <> node_b and not ({{ is_leaf_edge }});
-        {{ tessera.create_table(labels) }} as
-        select node, min(label) as label
+        {#- A node's degree and, for a node of degree 1, its one neighbour. -#}
+        {{ tessera.create_table(degrees) }} as
+        select node, count(*) as degree, min(neighbour) as first_neighbour
         from (
-            select node, case when neighbour < node then neighbour else node end as label from {{ adjacency }}
+            select node_a as node, node_b as neighbour from {{ edges }} where node_a <> node_b
             union all
-            select node_a, node_a from {{ classified }} where degree_a > 1 or (node_a = node_b and degree_a = 0)
-            union all
-            select node_b, node_b from {{ classified }} where degree_b > 1
-        ) as seeds
+            select node_b as node, node_a as neighbour from {{ edges }} where node_a <> node_b
+        ) as ends
+        group by node;
+        {#- Both directions of every edge but leaf edges. -#}
+        {{ tessera.create_table(adjacency) }} as
+        with kept as (
+            select edges.node_a, edges.node_b
+            from {{ edges }} as edges
+            inner join {{ degrees }} as degree_a on degree_a.node = edges.node_a
+            inner join {{ degrees }} as degree_b on degree_b.node = edges.node_b
+            where edges.node_a <> edges.node_b
+                and not ((degree_a.degree = 1 and degree_b.degree > 1) or (degree_b.degree = 1 and degree_a.degree > 1))
+        )
+        select node_a as node, node_b as neighbour from kept
+        union all
+        select node_b as node, node_a as neighbour from kept;
+        {{ tessera.create_table(labels) }} as
+        select node, min(case when neighbour < node then neighbour else node end) as label
+        from {{ adjacency }}
         group by node
     {%- endcall -%}
 
@@ -110,22 +104,34 @@
             ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
     {%- endif -%}
     {%- call statement('cc_output') -%}
+        {#- A node of the rounds has its label; a leaf takes its neighbour's (or the neighbour itself, the
+            centre of a star of leaves); any other node is a component by itself: the centre of a star of
+            leaves, or a node whose only edges are to itself. -#}
         {{ tessera.create_table(output) }} as
-        with assigned as (
-            select node, label from {{ labels }}
-            union all
-            select classified.node_a, labels.label
-            from {{ classified }} as classified inner join {{ labels }} as labels on labels.node = classified.node_b
-            where classified.node_a <> classified.node_b and classified.degree_a = 1 and classified.degree_b > 1
-            union all
-            select classified.node_b, labels.label
-            from {{ classified }} as classified inner join {{ labels }} as labels on labels.node = classified.node_a
-            where classified.node_a <> classified.node_b and classified.degree_b = 1 and classified.degree_a > 1
-        )
-        select node, min(node) over (partition by label) as component from assigned;
+        select
+            degrees.node,
+            coalesce(
+                labels.label,
+                case
+                    when degrees.degree = 1 and neighbours.degree > 1
+                    then coalesce(neighbour_labels.label, degrees.first_neighbour)
+                end,
+                degrees.node
+            ) as component
+        from {{ degrees }} as degrees
+        left join {{ labels }} as labels on labels.node = degrees.node
+        left join {{ degrees }} as neighbours
+            on degrees.degree = 1 and neighbours.node = degrees.first_neighbour
+        left join {{ labels }} as neighbour_labels
+            on degrees.degree = 1 and neighbour_labels.node = degrees.first_neighbour
+        union all
+        select distinct edges.node_a as node, edges.node_a as component
+        from {{ edges }} as edges
+        where edges.node_a = edges.node_b
+            and not exists (select 1 from {{ degrees }} as degrees where degrees.node = edges.node_a);
         drop table {{ labels }};
         drop table {{ adjacency }};
-        drop table {{ classified }}
+        drop table {{ degrees }}
     {%- endcall -%}
     {%- set seconds = (modules.datetime.datetime.now() - started).total_seconds() -%}
     {{ log("connected_components(" ~ edges ~ "): converged in " ~ state.rounds ~ " rounds, "
