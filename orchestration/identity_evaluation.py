@@ -9,6 +9,9 @@ a hand-labelled sample can write the same). Scores, computed in DuckDB so that m
 - over-merged customers (holding records of more than one person), of which those holding two account holders
   (two people with their own shop account: the shared-family case), split persons (spread over more than one
   customer), and the largest customer.
+
+People who asked to be erased are left out: their records leave the marts by design. They are found through the
+truth's own labels of erasure requests (`marts.privacy_requests` says which requests were erase requests).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import duckdb
 @dataclass(frozen=True)
 class IdentityScores:
     labelled_records: int
+    erased_records: int
     matched_records: int
     coverage: float
     pairwise_precision: float
@@ -40,6 +44,7 @@ class IdentityScores:
     def render(self) -> str:
         rows = [
             ("labelled records", f"{self.labelled_records:,}"),
+            ("left out (records of erased people)", f"{self.erased_records:,}"),
             ("coverage", f"{self.coverage:.4f}  ({self.matched_records:,} with a customer)"),
             (
                 "pairwise precision / recall / F1",
@@ -68,8 +73,18 @@ def _f1(precision: float, recall: float) -> float:
 
 
 SCORES_SQL = """
-with truth as (
+with labelled as (
     select distinct source, record_id, person_id from read_csv(?, header = true, all_varchar = true)
+),
+erased_persons as (
+    select distinct labelled.person_id
+    from labelled
+    inner join marts.privacy_requests as requests
+        on labelled.source = 'erasure_requests' and requests.request_id = labelled.record_id
+    where requests.request_type = 'erase'
+),
+truth as (
+    select * from labelled where person_id not in (select person_id from erased_persons)
 ),
 matched as (
     select truth.source, truth.record_id, truth.person_id, records.customer_id
@@ -91,6 +106,7 @@ account_holders as (
 )
 select
     (select count(*) from truth) as labelled,
+    (select count(*) from labelled) - (select count(*) from truth) as erased,
     (select count(*) from matched) as matched,
     (select sum(n * (n - 1) / 2) from cells) as true_positive_pairs,
     (select sum(n * (n - 1) / 2) from customer_sizes) as predicted_pairs,
@@ -114,7 +130,7 @@ def evaluate_identity(warehouse: Path, truth: Path) -> IdentityScores:
         raise FileNotFoundError(f"{warehouse}: no warehouse there; run `tessera run` first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         row = con.execute(SCORES_SQL, [str(truth)]).fetchone()
-    (labelled, matched, true_pairs, predicted_pairs, actual_pairs, bcubed_p, bcubed_r, customers, persons,
+    (labelled, erased, matched, true_pairs, predicted_pairs, actual_pairs, bcubed_p, bcubed_r, customers, persons,
      over_merged, two_holders, split_persons, largest) = row  # fmt: skip
     pairwise_p = float(true_pairs) / float(predicted_pairs) if predicted_pairs else 1.0
     pairwise_r = float(true_pairs) / float(actual_pairs) if actual_pairs else 1.0
@@ -122,6 +138,7 @@ def evaluate_identity(warehouse: Path, truth: Path) -> IdentityScores:
     bcubed_recall = float(bcubed_r) / matched if matched else 0.0
     return IdentityScores(
         labelled_records=labelled,
+        erased_records=erased,
         matched_records=matched,
         coverage=matched / labelled if labelled else 0.0,
         pairwise_precision=pairwise_p,

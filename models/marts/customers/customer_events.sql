@@ -3,15 +3,18 @@
 
     Incremental: events never change, but their customer can. A run adds the events loaded since the last one,
     moves to their new customer the events whose record changed customer (a merge or a split), and deletes the
-    events whose record no longer belongs to anyone (post-hook).
+    events whose record no longer belongs to anyone, and those of erased customers (post-hook).
 -#}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='delete+insert',
     post_hook="delete from {{ this }} where source || ':' || event_id not in
-        (select source || ':' || source_record_id from {{ ref('int_source_records_assigned') }})",
+        (select source || ':' || source_record_id from {{ ref('int_source_records_assigned') }})
+        or customer_id in (select customer_id from {{ ref('int_customer_privacy') }} where is_erased)",
 ) }}
+
+-- depends_on: {{ ref('int_customer_privacy') }}
 
 with records as (
 

@@ -1,6 +1,14 @@
+{#- Every identifier of every customer, but those of erased customers. -#}
+
 with customer_ids as (
 
     select * from {{ ref('int_customer_ids_assigned') }}
+
+),
+
+privacy as (
+
+    select * from {{ ref('int_customer_privacy') }}
 
 ),
 
@@ -23,6 +31,8 @@ final as (
     inner join nodes
         on nodes.identifier_type = customer_ids.identifier_type
         and nodes.identifier_value = customer_ids.identifier_value
+    left join privacy on privacy.customer_id = customer_ids.customer_id
+    where not coalesce(privacy.is_erased, false)
 
 )
 
