@@ -78,10 +78,14 @@ def demo(
         scores = score(DEMO_WAREHOUSE, landing / "_truth" / "identity.csv")
         typer.echo("\nIdentity resolution against the generator's ground truth:\n" + scores.render())
         warehouse = DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)
+        typer.echo("")
+        _report_segments(DEMO_WAREHOUSE, chart=None)
         typer.echo(
             "\nWhere to look next:\n"
-            f'  the customers:  duckdb {warehouse} "select * from marts.customer_profiles limit 10"\n'
-            "                  (also marts.customer_identities, customer_source_records, customer_events)\n"
+            '  the customers:  .venv/bin/tessera query --demo "select * from marts.customer_profiles limit 10"\n'
+            "                  (also marts.customer_identities, customer_events, consent_decisions, privacy_requests)\n"
+            '  the segments:   .venv/bin/tessera query --demo "select * from marts.segment_memberships limit 10"\n'
+            "                  (declare your own in segments/*.yml; see the README)\n"
             "  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
             f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
             f"  the pipeline:   TESSERA_WAREHOUSE={warehouse} .venv/bin/dagster dev -m orchestration.definitions"
@@ -132,9 +136,64 @@ def evaluate_identity(
         typer.echo(scores.render())
 
 
+segments_app = typer.Typer(
+    help="Segments: report sizes, changes and overlaps (the default), or compile the declared ones.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(segments_app, name="segments")
+
+
+@segments_app.callback()
+def segments(
+    context: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo", help="Report on the demo's warehouse instead.")] = False,
+    chart: Annotated[
+        Path | None, typer.Option(help="Where to write the PNG of sizes over time; default: beside the warehouse.")
+    ] = None,
+) -> None:
+    """List segments with size, change in the last run and overlap; chart their sizes over time (PNG)."""
+    if not context.invoked_subcommand:
+        _report_segments(DEMO_WAREHOUSE if demo else settings.warehouse_path(), chart)
+
+
+def _report_segments(warehouse: Path, chart: Path | None) -> None:
+    from .segments.report import segment_report, write_size_chart
+
+    try:
+        report = segment_report(warehouse)
+    except FileNotFoundError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(report.render())
+    written = write_size_chart(report, chart or warehouse.with_name(f"{warehouse.stem}_segment_sizes.png"))
+    typer.echo(f"\nSizes over time: {written}")
+
+
+@segments_app.command("compile")
+def segments_compile() -> None:
+    """Validate segments/*.yml and write their dbt models (also done by every `tessera run`)."""
+    from .segments.compile import compile_segments
+    from .segments.declarations import SegmentDeclarationError
+
+    try:
+        compiled = compile_segments()
+    except SegmentDeclarationError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{len(compiled.declared)} declared and {len(compiled.sql_models)} SQL segment(s); "
+        + (f"wrote {len(compiled.written)} file(s)" if compiled.written else "nothing changed")
+    )
+
+
 def _run(warehouse: Path, landing: Path, verbose: bool):
     from .pipeline import run_pipeline
+    from .segments.declarations import SegmentDeclarationError
 
-    summary = run_pipeline(warehouse, landing, verbose=verbose)
+    try:
+        summary = run_pipeline(warehouse, landing, verbose=verbose)
+    except SegmentDeclarationError as error:
+        typer.echo(f"Tessera run: FAILED before starting: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(summary.render())
     return summary

@@ -27,7 +27,11 @@ def prepare_dbt_project() -> None:
 
 
 def prepare_dbt_project_if_needed() -> None:
-    """Parses unless the manifest is newer than every file of the dbt project (a parse costs seconds)."""
+    """Compiles the declared segments, then parses unless the manifest is newer than every file of the dbt
+    project (a parse costs seconds). Invalid segment declarations raise SegmentDeclarationError."""
+    from .segments.compile import compile_segments
+
+    compile_segments()
     if not _manifest_is_fresh():
         prepare_dbt_project()
 

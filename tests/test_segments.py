@@ -1,0 +1,176 @@
+"""Declared segments: validation errors a marketer can act on, and the SQL they compile to."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestration.segments.compile import compile_segments, render_model
+from orchestration.segments.declarations import (
+    AllOf,
+    EventCondition,
+    Not,
+    SegmentDeclarationError,
+    TraitCondition,
+    load_declarations,
+    trait_kinds,
+)
+from orchestration.settings import PROJECT_DIR
+
+TRAITS = {"lifetime_value": "number", "country": "text", "is_anonymous": "boolean", "last_order_at": "timestamp"}
+PURPOSES = ["email_marketing", "advertising"]
+
+
+def declare(tmp_path: Path, text: str, name: str = "team.yml") -> Path:
+    (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return tmp_path
+
+
+def load(folder: Path):
+    return load_declarations(folder, traits=TRAITS, purposes=PURPOSES)
+
+
+VALID = """
+segments:
+  - name: big_spenders_who_browse
+    description: Spent 100 or more and viewed footwear 3 times this week, not anonymous.
+    owner: crm@shop.example
+    consent: email_marketing
+    conditions:
+      all:
+        - trait: lifetime_value
+          op: ">="
+          value: 100
+        - event: Product Viewed
+          source: web_events
+          within: 1w
+          at_least: 3
+          properties: {category: footwear}
+        - not:
+            trait: is_anonymous
+            op: is_true
+"""
+
+
+def test_a_valid_declaration_loads_into_conditions(tmp_path: Path) -> None:
+    [segment] = load(declare(tmp_path, VALID))
+    assert segment.model_name == "segment_big_spenders_who_browse"
+    assert segment.consent == "email_marketing"
+    assert segment.condition == AllOf(
+        (
+            TraitCondition("lifetime_value", ">=", 100),
+            EventCondition("Product Viewed", "web_events", 168, (("category", "footwear"),), ">=", 3),
+            Not(TraitCondition("is_anonymous", "is_true", None)),
+        )
+    )
+
+
+def test_it_compiles_to_one_where_over_profiles_and_a_count_per_event_condition(tmp_path: Path) -> None:
+    [segment] = load(declare(tmp_path, VALID))
+    sql = render_model(segment, tmp_path)
+    assert "{{ ref('customer_profiles') }}" in sql and "{{ ref('customer_events') }}" in sql
+    assert "where events.event_type = 'Product Viewed'" in sql
+    assert "and events.source = 'web_events'" in sql
+    assert "{{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}" in sql
+    assert "{{ tessera.json_text('events.properties', '$.category') }} = 'footwear'" in sql
+    assert "profiles.lifetime_value >= 100" in sql
+    assert "coalesce(event_count_1.events_count, 0) >= 3" in sql
+    assert "not coalesce(\n" in sql and "coalesce(profiles.is_anonymous, false)" in sql
+    assert sql.rstrip().endswith("select * from members")
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        (
+            "trait: lifetime_vlaue\n      op: '>'\n      value: 1",
+            "'lifetime_vlaue' is not a trait of customer_profiles",
+        ),
+        ("trait: country\n      op: '>'\n      value: FR", "'>' does not apply to country (text); use one of"),
+        (
+            "trait: lifetime_value\n      op: between\n      value: 5",
+            "between on lifetime_value takes a pair of numbers",
+        ),
+        ("trait: last_order_at\n      op: within\n      value: 7 days", "within on last_order_at takes a window"),
+        ("event: Product Viewed\n      within: 7 days", ".within: '7 days' is not a time window"),
+        ("event: Product Viewed\n      at_least: -1", ".at_least: -1 is not a count"),
+        ("event: Product Viewed\n      at_least: 1\n      at_most: 3", "give one of at_least, at_most, exactly"),
+        ("event: Product Viewed\n      source: tiktok", ".source: 'tiktok' is not an event source"),
+        ("event: Product Viewed\n      whithin: 7d", "unknown field(s) whithin in an event condition"),
+        ("nand: []", "unknown condition with fields nand"),
+    ],
+)
+def test_mistakes_are_named_with_file_segment_and_field(tmp_path: Path, conditions: str, expected: str) -> None:
+    text = f"""
+segments:
+  - name: broken
+    description: A broken one.
+    owner: me@shop.example
+    consent: none
+    conditions:
+      {conditions}
+"""
+    with pytest.raises(SegmentDeclarationError) as raised:
+        load(declare(tmp_path, text))
+    message = str(raised.value)
+    assert f"{tmp_path / 'team.yml'}: segments[0] (broken).conditions" in message
+    assert expected in message
+
+
+def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    declare(tmp_path, VALID, "a.yml")
+    declare(
+        tmp_path,
+        """
+        segments:
+          - name: big_spenders_who_browse
+            description: Same name as in a.yml.
+            owner: me@shop.example
+            consent: sms
+            conditions: {trait: country, op: "=", value: FR}
+          - name: Bad-Name
+            owner: ""
+        """,
+        "b.yml",
+    )
+    with pytest.raises(SegmentDeclarationError) as raised:
+        load(tmp_path)
+    problems = raised.value.problems
+    assert any(
+        "b.yml: segments[0] (big_spenders_who_browse).consent: 'sms' is not a consent purpose" in p for p in problems
+    )
+    assert any("b.yml: segments[1].name: 'Bad-Name' is not a segment name" in p for p in problems)
+    assert any("b.yml: segments[1].description: required" in p for p in problems)
+    assert any("b.yml: segments[1].owner: required" in p for p in problems)
+    assert any("segments[1].conditions: required" in p for p in problems)
+
+
+def test_a_name_declared_twice_is_refused(tmp_path: Path) -> None:
+    declare(tmp_path, VALID, "a.yml")
+    declare(tmp_path, VALID, "b.yml")
+    with pytest.raises(SegmentDeclarationError, match="declared twice"):
+        load(tmp_path)
+
+
+def test_a_file_that_is_not_a_segment_list_is_named(tmp_path: Path) -> None:
+    declare(tmp_path, "name: lonely\n")
+    with pytest.raises(SegmentDeclarationError, match=r"team\.yml: expected a top-level `segments:` list"):
+        load(tmp_path)
+
+
+def test_traits_are_the_documented_profile_columns_with_their_kinds() -> None:
+    traits = trait_kinds()
+    assert traits["lifetime_value"] == "number"
+    assert traits["rfm_segment"] == "text"
+    assert traits["consent_advertising"] == "boolean"
+    assert traits["consent_email_marketing_at"] == "timestamp"
+
+
+def test_the_committed_generated_models_are_up_to_date() -> None:
+    """models/segments/declared/ and the segment list are what segments/*.yml compile to today."""
+    compiled = compile_segments(PROJECT_DIR)
+    assert compiled.written == [], f"stale generated files (run `tessera segments compile`): {compiled.written}"
+    assert "segment_cart_abandoners_7d" in compiled.model_names
+    assert "segment_high_value_at_risk" in compiled.model_names
