@@ -136,6 +136,68 @@ def evaluate_identity(
         typer.echo(scores.render())
 
 
+@app.command()
+def sync(
+    name: Annotated[str | None, typer.Argument(help="One sync to run; default: every sync.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and render payloads; send and write nothing.")
+    ] = False,
+    full: Annotated[bool, typer.Option("--full", help="Re-send every row, not only the changes.")] = False,
+) -> None:
+    """Run the reverse-ETL syncs (reverse_etl/syncs/*.yml) now, against the warehouse."""
+    import json
+    import threading
+
+    from reverse_etl.definitions import SyncDefinitionError
+    from reverse_etl.engine import load_syncs, run_syncs
+
+    try:
+        syncs = load_syncs()
+    except SyncDefinitionError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    if name is not None:
+        syncs = [definition for definition in syncs if definition.name == name]
+        if not syncs:
+            known = ", ".join(sorted(definition.name for definition in load_syncs())) or "none"
+            raise typer.BadParameter(f"no sync named {name!r}; defined: {known}", param_hint="NAME")
+    warehouse = settings.warehouse_path()
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    lock = threading.Lock()
+
+    def progress(sync_name: str, done: int, total: int) -> None:
+        with lock:
+            width = 30
+            filled = width * done // max(total, 1)
+            typer.echo(
+                f"\r  {sync_name:<30} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}",
+                err=True,
+                nl=done == total,
+            )
+
+    results = run_syncs(warehouse, syncs, dry_run=dry_run, full=full, progress=progress)
+    header = (
+        f"  {'sync':<30}{'status':>10}{'planned':>9}{'sent':>8}{'accepted':>10}{'rejected':>10}{'skipped':>9}"
+        f"{'not eligible':>14}"
+    )
+    typer.echo(("Dry run: nothing sent, nothing written\n" if dry_run else "") + header)
+    for result in results:
+        typer.echo(
+            f"  {result.name:<30}{result.status:>10}{result.planned:>9,}{result.sent:>8,}{result.accepted:>10,}"
+            f"{result.rejected:>10,}{result.skipped:>9,}{result.not_eligible:>14,}"
+        )
+        if result.error:
+            typer.echo(f"    error: {result.error}")
+        if dry_run:
+            for planned in [p for p in result.plan if p.operation][:5]:
+                fields = json.dumps(planned.change.fields, default=str, ensure_ascii=False)
+                typer.echo(f"    {planned.operation} {planned.change.record_key}: {fields}")
+            for key, problems in list(result.problems.items())[:5]:
+                typer.echo(f"    invalid {key}: {'; '.join(problems)}")
+    raise typer.Exit(1 if any(result.status == "failed" for result in results) else 0)
+
+
 segments_app = typer.Typer(
     help="Segments: report sizes, changes and overlaps (the default), or compile the declared ones.",
     invoke_without_command=True,
@@ -187,12 +249,14 @@ def segments_compile() -> None:
 
 
 def _run(warehouse: Path, landing: Path, verbose: bool):
+    from reverse_etl.definitions import SyncDefinitionError
+
     from .pipeline import run_pipeline
     from .segments.declarations import SegmentDeclarationError
 
     try:
         summary = run_pipeline(warehouse, landing, verbose=verbose)
-    except SegmentDeclarationError as error:
+    except (SegmentDeclarationError, SyncDefinitionError) as error:
         typer.echo(f"Tessera run: FAILED before starting: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary.render())

@@ -27,11 +27,16 @@ def prepare_dbt_project() -> None:
 
 
 def prepare_dbt_project_if_needed() -> None:
-    """Compiles the declared segments, then parses unless the manifest is newer than every file of the dbt
-    project (a parse costs seconds). Invalid segment declarations raise SegmentDeclarationError."""
+    """Compiles the declared segments and the syncs' exposures, then parses unless the manifest is newer than
+    every file of the dbt project (a parse costs seconds). Invalid segment declarations raise
+    SegmentDeclarationError; invalid syncs, SyncDefinitionError."""
+    from reverse_etl.engine import load_syncs
+    from reverse_etl.exposures import write_exposures
+
     from .segments.compile import compile_segments
 
     compile_segments()
+    write_exposures(load_syncs())
     if not _manifest_is_fresh():
         prepare_dbt_project()
 

@@ -1,8 +1,9 @@
 """One run of the whole pipeline, in-process through Dagster, and its summary for a person at a terminal.
 
-`run_pipeline` loads new landing files and builds and tests the dbt project, then reads the run's events back
-into a `RunSummary`: files loaded and skipped, rows, rows quarantined, models built, tests passed and failed,
-and every failure by name, so `tessera run` can print it and exit non-zero when anything failed.
+`run_pipeline` loads new landing files, builds and tests the dbt project and runs the syncs, then reads the run's
+events back into a `RunSummary`: files loaded and skipped, rows, rows quarantined, models built, tests passed and
+failed, rows each sync sent, and every failure by name, so `tessera run` can print it and exit non-zero when
+anything failed.
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ class SourceSummary:
 
 
 @dataclass
+class SyncSummary:
+    sync: str
+    metadata: dict[str, int | float]
+
+
+@dataclass
 class RunSummary:
     warehouse: Path
     landing: Path
     sources: dict[str, SourceSummary] = field(default_factory=dict)
     models_built: list[str] = field(default_factory=list)
+    syncs: list[SyncSummary] = field(default_factory=list)
     checks_passed: int = 0
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: int = 0
@@ -76,6 +84,11 @@ class RunSummary:
         lines.append(
             f"  checks: {self.checks_passed} passed, {len(self.checks_warned)} warned, {self.checks_failed} failed"
         )
+        for sync in self.syncs:
+            counts = ", ".join(
+                f"{sync.metadata.get(name, 0):,} {name}" for name in ("planned", "accepted", "rejected", "skipped")
+            )
+            lines.append(f"  sync {sync.sync}: {counts}")
         if any(s.rows_quarantined for s in totals):
             lines.append("  quarantined rows, with file, line and reason: select * from raw._quarantine")
         for notice in self.notices:
@@ -140,6 +153,9 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
                 rows_loaded=metadata.get("rows_loaded", 0),
                 rows_quarantined=metadata.get("rows_quarantined", 0),
             )
+        elif key[0] == "reverse_etl":
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            summary.syncs.append(SyncSummary(key[1], metadata))
         else:
             summary.models_built.append("/".join(key))
     for evaluation in result.get_asset_check_evaluations():

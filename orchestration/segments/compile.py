@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from ..generated import write_if_changed
 from ..settings import PROJECT_DIR
 from .declarations import (
     AllOf,
@@ -78,7 +79,7 @@ def compile_segments(project_dir: Path = PROJECT_DIR) -> CompiledSegments:
     names = sorted([*sql_models, *(d.model_name for d in declarations)])
     files[project_dir / "macros" / "segments" / "segment_models.sql"] = _macro(names)
 
-    written = [path for path, text in files.items() if _write_if_changed(path, text)]
+    written = [path for path, text in files.items() if write_if_changed(path, text)]
     for stale in declared_dir.glob("segment_*.sql"):
         if stale not in files:
             stale.unlink()
@@ -205,11 +206,3 @@ def _macro(names: list[str]) -> str:
 
 def _relative(path: Path, project_dir: Path) -> str:
     return str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
-
-
-def _write_if_changed(path: Path, text: str) -> bool:
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True

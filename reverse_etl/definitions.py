@@ -1,0 +1,249 @@
+"""Sync definitions: which activation model goes to which destination, how, and under which consent.
+
+A file `reverse_etl/syncs/*.yml` lists syncs:
+
+    syncs:
+      - name: vip_members_to_crm_file
+        model: sync_segment_contacts           # a model of schema `activation`
+        destination:
+          type: file                           # one of DESTINATION_TYPES
+          path: exports/vip_members.csv        # the destination's own settings
+        mode: mirror                           # upsert, update, insert, mirror or audience
+        primary_key: customer_id
+        where: "segment_name = 'vip_loyalty_members'"   # optional filter on the model's rows
+        mapping:
+          email: email                         # destination field: model column
+          source: {constant: tessera}
+          full_name: {template: "{{ first_name }} {{ last_name }}"}
+        consent: email_marketing               # required: rows without it are never sent
+        schedule: "0 * * * *"                  # optional, cron
+
+Secrets never sit in these files: a setting named like a secret (token, key, password, secret) must be written
+`{env: VARIABLE}`, and is read from the environment when the sync runs. Every mistake is reported with its file,
+sync and field, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+SYNCS_DIR = Path(__file__).parent / "syncs"
+MODES = ("upsert", "update", "insert", "mirror", "audience")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SECRET_SETTING = re.compile(r"(token|key|password|secret)", re.IGNORECASE)
+CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")
+_TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+class SyncDefinitionError(ValueError):
+    """One or more sync definitions are invalid; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid sync definitions:\n" + "\n".join(f"  {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class EnvSecret:
+    """A setting read from the environment when the sync runs."""
+
+    variable: str
+
+    def resolve(self, where: str) -> str:
+        value = os.environ.get(self.variable)
+        if not value:
+            raise SyncDefinitionError([f"{where}: environment variable {self.variable} is not set"])
+        return value
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One destination field: a model column, a constant, or a jinja2 template over the row's columns."""
+
+    target: str
+    column: str | None = None
+    constant: Any = None
+    template: str | None = None
+
+    def value(self, row: dict[str, Any]) -> Any:
+        if self.column is not None:
+            return row.get(self.column)
+        if self.template is not None:
+            return _TEMPLATES.from_string(self.template).render(**row)
+        return self.constant
+
+    def columns(self) -> set[str]:
+        if self.column is not None:
+            return {self.column}
+        if self.template is not None:
+            from jinja2 import meta
+
+            return set(meta.find_undeclared_variables(_TEMPLATES.parse(self.template)))
+        return set()
+
+
+@dataclass(frozen=True)
+class SyncDefinition:
+    name: str
+    model: str
+    destination_type: str
+    settings: dict[str, Any]
+    mode: str
+    primary_key: str
+    mapping: tuple[FieldMapping, ...]
+    consent: str
+    defined_in: Path
+    where: str | None = None
+    schedule: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A destination setting, with `{env: NAME}` secrets read from the environment now."""
+        value = self.settings.get(name, default)
+        if isinstance(value, EnvSecret):
+            return value.resolve(f"{self.defined_in.name}: sync {self.name}: destination.{name}")
+        return value
+
+    def payload(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The destination fields of one model row, per the mapping."""
+        return {mapping.target: mapping.value(row) for mapping in self.mapping}
+
+    def mapped_columns(self) -> set[str]:
+        return set().union(*(mapping.columns() for mapping in self.mapping))
+
+
+def load_definitions(
+    folder: Path = SYNCS_DIR, *, destination_types: dict[str, tuple[str, ...]], purposes: list[str]
+) -> list[SyncDefinition]:
+    """Every sync of `folder/*.yml`, validated. `destination_types` maps each type to the modes it supports."""
+    problems: list[str] = []
+    syncs: list[SyncDefinition] = []
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+        syncs.extend(_Reader(path, destination_types, purposes, problems).read())
+    names: dict[str, Path] = {}
+    for sync in syncs:
+        if sync.name in names:
+            problems.append(f"{sync.defined_in.name}: sync {sync.name!r} is also defined in {names[sync.name].name}")
+        names.setdefault(sync.name, sync.defined_in)
+    if problems:
+        raise SyncDefinitionError(problems)
+    return syncs
+
+
+class _Reader:
+    def __init__(self, path: Path, types: dict[str, tuple[str, ...]], purposes: list[str], problems: list[str]):
+        self.path, self.types, self.purposes, self.problems = path, types, purposes, problems
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.path.name}: {where}: {message}")
+
+    def read(self) -> list[SyncDefinition]:
+        try:
+            document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            self.problems.append(f"{self.path.name}: not valid YAML: {error}")
+            return []
+        if not isinstance(document, dict) or not isinstance(document.get("syncs"), list):
+            self.problems.append(f"{self.path.name}: expected a top-level `syncs:` list")
+            return []
+        read = (self.sync(f"syncs[{index}]", item) for index, item in enumerate(document["syncs"]))
+        return [sync for sync in read if sync is not None]
+
+    def sync(self, where: str, item: object) -> SyncDefinition | None:
+        before = len(self.problems)
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        name = item.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            self.problem(f"{where}.name", f"{name!r} is not a sync name (lowercase letters, digits and _)")
+        else:
+            where = f"{where} ({name})"
+        known = {"name", "model", "destination", "mode", "primary_key", "mapping", "consent", "where", "schedule"}
+        if unknown := sorted(set(item) - known):
+            self.problem(where, f"unknown field(s) {', '.join(unknown)}")
+        model = item.get("model")
+        if not isinstance(model, str) or not model.startswith("sync_"):
+            self.problem(f"{where}.model", f"{model!r} is not an activation model (sync_<name>)")
+        if not isinstance(item.get("primary_key"), str) or not item["primary_key"]:
+            self.problem(f"{where}.primary_key", "required: the model column that identifies a row")
+        consent = item.get("consent")
+        if consent not in self.purposes:
+            self.problem(
+                f"{where}.consent",
+                f"{consent!r}: a sync needs the consent purpose its rows must have ({', '.join(self.purposes)})",
+            )
+        destination = item.get("destination")
+        settings: dict[str, Any] = {}
+        destination_type = None
+        if not isinstance(destination, dict) or destination.get("type") not in self.types:
+            self.problem(f"{where}.destination.type", f"use one of {', '.join(sorted(self.types))}")
+        else:
+            destination_type = destination["type"]
+            settings = self.settings(f"{where}.destination", destination)
+        mode = item.get("mode")
+        if mode not in MODES:
+            self.problem(f"{where}.mode", f"{mode!r} is not a mode; use one of {', '.join(MODES)}")
+        elif destination_type and mode not in self.types[destination_type]:
+            supported = ", ".join(self.types[destination_type])
+            self.problem(f"{where}.mode", f"{destination_type} does not support {mode}; it supports {supported}")
+        mapping = self.mapping(f"{where}.mapping", item.get("mapping"))
+        schedule = item.get("schedule")
+        if schedule is not None and not (isinstance(schedule, str) and CRON.match(schedule)):
+            self.problem(f"{where}.schedule", f"{schedule!r} is not a cron schedule (five fields)")
+        if len(self.problems) > before:
+            return None
+        return SyncDefinition(
+            name=name,
+            model=model,
+            destination_type=destination_type,
+            settings=settings,
+            mode=mode,
+            primary_key=item["primary_key"],
+            mapping=mapping,
+            consent=consent,
+            defined_in=self.path,
+            where=item.get("where"),
+            schedule=schedule,
+        )
+
+    def settings(self, where: str, destination: dict) -> dict[str, Any]:
+        settings: dict[str, Any] = {}
+        for key, value in destination.items():
+            if key == "type":
+                continue
+            if isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str):
+                settings[key] = EnvSecret(value["env"])
+            elif SECRET_SETTING.search(key):
+                self.problem(f"{where}.{key}", "secrets come from the environment: write {env: VARIABLE_NAME}")
+            else:
+                settings[key] = value
+        return settings
+
+    def mapping(self, where: str, mapping: object) -> tuple[FieldMapping, ...]:
+        if not isinstance(mapping, dict) or not mapping:
+            self.problem(where, "required: destination field -> model column, {constant: ...} or {template: ...}")
+            return ()
+        fields = []
+        for target, source in mapping.items():
+            if isinstance(source, str):
+                fields.append(FieldMapping(str(target), column=source))
+            elif isinstance(source, dict) and set(source) == {"constant"}:
+                fields.append(FieldMapping(str(target), constant=source["constant"]))
+            elif isinstance(source, dict) and set(source) == {"template"} and isinstance(source["template"], str):
+                try:
+                    _TEMPLATES.parse(source["template"])
+                except jinja2.TemplateSyntaxError as error:
+                    self.problem(f"{where}.{target}.template", f"not a valid jinja2 template: {error.message}")
+                    continue
+                fields.append(FieldMapping(str(target), template=source["template"]))
+            else:
+                self.problem(f"{where}.{target}", "expected a column name, {constant: ...} or {template: ...}")
+        return tuple(fields)

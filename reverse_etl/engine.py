@@ -1,0 +1,265 @@
+"""The sync engine: each sync's activation model, diffed against what its destination acknowledged, sent.
+
+For one sync, a run:
+1. reads `activation.<model>` (filtered by the sync's `where`); fails with a clear message on a missing column,
+   a null or duplicate primary key, or a model that does not carry the consent column and `is_suppressed`;
+2. keeps only rows whose `consent_<purpose>` is true and that are not suppressed: the others are never sent, and
+   a customer who loses consent, is suppressed or erased counts as removed, so leaves the destination;
+3. plans, against `reverse_etl.sync_state`: rows added, changed (over the mapped fields only) and removed, and
+   the operation each gets in the sync's mode (MODE_OPERATIONS); a full resync re-sends every current row;
+4. sends removals, then the rest, in batches of the destination's size, and after each acknowledged batch
+   records in one transaction the rows' results and the new acknowledged state.
+
+Rows a destination rejects leave no state, so every later run sends them again until they succeed. A crash
+anywhere re-sends only what was not acknowledged. Syncs run side by side, each in its own thread, so a slow or
+dead destination holds up no other. A dry run plans and renders and validates payloads, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .definitions import SYNCS_DIR, SyncDefinition, load_definitions
+from .destinations import DESTINATIONS
+from .destinations.base import Change, Destination
+from .retry import DestinationUnavailable
+from .state import SCHEMA, Acknowledged, RowOutcome, SyncState
+
+ACTIVATION_SCHEMA = "activation"
+# mode -> (operation for added rows, for changed rows, for removed rows); None: not sent, state moves on.
+MODE_OPERATIONS: dict[str, tuple[str | None, str | None, str | None]] = {
+    "insert": ("insert", None, None),
+    "update": ("update", "update", None),
+    "upsert": ("upsert", "upsert", None),
+    "mirror": ("upsert", "upsert", "delete"),
+    "audience": ("add", "add", "remove"),
+}
+REMOVALS = ("delete", "remove")
+
+
+class SyncFailed(RuntimeError):
+    """The sync cannot run as defined; the message says why, without personal data."""
+
+
+@dataclass
+class PlannedChange:
+    operation: str | None
+    change: Change
+    fields_hash: str | None  # None for a removal
+
+
+@dataclass
+class SyncResult:
+    name: str
+    status: str = "succeeded"
+    planned: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    not_eligible: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    plan: list[PlannedChange] = field(default_factory=list)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
+    from orchestration.segments.declarations import consent_purposes
+
+    modes = {name: cls.modes for name, cls in DESTINATIONS.items()}
+    return load_definitions(folder, destination_types=modes, purposes=consent_purposes())
+
+
+def run_syncs(
+    warehouse: Path,
+    syncs: list[SyncDefinition],
+    *,
+    dry_run: bool = False,
+    full: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[SyncResult]:
+    """Runs `syncs` side by side against `warehouse`; one result per sync, in the order given."""
+    if not syncs:
+        return []
+    with duckdb.connect(str(warehouse), read_only=dry_run) as con:
+        state = None if dry_run else SyncState(con)
+        run_id = uuid.uuid4().hex
+        with ThreadPoolExecutor(max_workers=len(syncs), thread_name_prefix="sync") as pool:
+            futures = [
+                pool.submit(_run_one, con.cursor(), state, run_id, sync, warehouse.parent, dry_run, full, progress)
+                for sync in syncs
+            ]
+            return [future.result() for future in futures]
+
+
+def _run_one(
+    cursor: duckdb.DuckDBPyConnection,
+    state: SyncState | None,
+    run_id: str,
+    sync: SyncDefinition,
+    workdir: Path,
+    dry_run: bool,
+    full: bool,
+    progress: Callable[[str, int, int], None] | None,
+) -> SyncResult:
+    started = time.monotonic()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    result = SyncResult(sync.name, status="dry run" if dry_run else "succeeded")
+    destination: Destination | None = None
+    try:
+        acknowledged = _acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
+        rows, result.not_eligible = _eligible_rows(cursor, sync)
+        result.plan = _plan(sync, rows, acknowledged, full)
+        result.planned = sum(1 for planned in result.plan if planned.operation)
+        destination = DESTINATIONS[sync.destination_type](sync, workdir)
+        if dry_run:
+            for planned in result.plan:
+                if planned.operation and (problems := destination.validate(planned.operation, planned.change)):
+                    result.problems[planned.change.record_key] = problems
+        else:
+            _send(sync, destination, state, run_id, result, progress)
+    except (SyncFailed, DestinationUnavailable) as error:
+        result.status, result.error = "failed", str(error)
+    except Exception as error:  # a destination's bug must not take the other syncs down
+        result.status, result.error = "failed", f"{type(error).__name__}: {error}"
+    finally:
+        if destination is not None:
+            destination.close()
+    result.seconds = time.monotonic() - started
+    if state is not None:
+        state.record_run(
+            {
+                "run_id": run_id, "sync_name": sync.name, "started_at": started_at,
+                "finished_at": datetime.now(UTC).replace(tzinfo=None), "status": result.status,
+                "full_resync": full, "planned": result.planned, "sent": result.sent, "accepted": result.accepted,
+                "rejected": result.rejected, "skipped": result.skipped, "duration_seconds": result.seconds,
+                "error": result.error,
+            }
+        )  # fmt: skip
+    return result
+
+
+def _acknowledged(cursor: duckdb.DuckDBPyConnection, sync_name: str) -> dict[str, Acknowledged]:
+    """The acknowledged state without writing anything (dry runs): none if the state table does not exist."""
+    exists = cursor.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'sync_state'",
+        [SCHEMA],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    rows = cursor.execute(
+        f"select record_key, fields_hash, fields_json from {SCHEMA}.sync_state where sync_name = ?", [sync_name]
+    ).fetchall()
+    return {key: Acknowledged(fields_hash, fields_json) for key, fields_hash, fields_json in rows}
+
+
+def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> tuple[list[dict[str, Any]], int]:
+    """The model's rows that may be sent, and how many may not (no consent, or suppressed)."""
+    relation = f"{ACTIVATION_SCHEMA}.{sync.model}"
+    try:
+        query = cursor.execute(f"select * from {relation}" + (f" where {sync.where}" if sync.where else ""))
+    except duckdb.CatalogException:
+        raise SyncFailed(f"{relation} does not exist: build the dbt project first (`tessera run`)") from None
+    except duckdb.Error as error:
+        raise SyncFailed(f"reading {relation} with where {sync.where!r} failed: {error}") from None
+    columns = [description[0] for description in query.description]
+    consent = f"consent_{sync.consent}"
+    required = {sync.primary_key, consent, "is_suppressed"} | sync.mapped_columns()
+    if missing := sorted(required - set(columns)):
+        raise SyncFailed(
+            f"{relation} has no column(s) {', '.join(missing)}"
+            + (" (every activation model carries consent_<purpose> and is_suppressed)" if consent in missing else "")
+        )
+    rows = [dict(zip(columns, values, strict=True)) for values in query.fetchall()]
+    keys = [row[sync.primary_key] for row in rows]
+    if nulls := sum(1 for key in keys if key is None):
+        raise SyncFailed(f"{relation}: {nulls} row(s) with a null {sync.primary_key}; nothing was sent")
+    if duplicates := len(keys) - len({str(key) for key in keys}):
+        raise SyncFailed(f"{relation}: {sync.primary_key} is not unique ({duplicates} duplicate rows); nothing sent")
+    eligible = [row for row in rows if row[consent] is True and row["is_suppressed"] is False]
+    return eligible, len(rows) - len(eligible)
+
+
+def _plan(
+    sync: SyncDefinition, rows: list[dict[str, Any]], acknowledged: dict[str, Acknowledged], full: bool
+) -> list[PlannedChange]:
+    on_added, on_changed, on_removed = MODE_OPERATIONS[sync.mode]
+    plan: list[PlannedChange] = []
+    current: set[str] = set()
+    for row in rows:
+        key = str(row[sync.primary_key])
+        current.add(key)
+        fields = sync.payload(row)
+        fields_hash = _hash(fields)
+        before = acknowledged.get(key)
+        if before is None:
+            plan.append(PlannedChange(on_added, Change(key, fields), fields_hash))
+        elif full or before.fields_hash != fields_hash:
+            plan.append(PlannedChange(on_changed, Change(key, fields), fields_hash))
+    for key in sorted(set(acknowledged) - current):
+        plan.append(PlannedChange(on_removed, Change(key, json.loads(acknowledged[key].fields_json)), None))
+    return plan
+
+
+def _hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(_json(fields).encode()).hexdigest()
+
+
+def _json(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _send(
+    sync: SyncDefinition,
+    destination: Destination,
+    state: SyncState,
+    run_id: str,
+    result: SyncResult,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    skipped = [planned for planned in result.plan if planned.operation is None]
+    if skipped:  # nothing to send in this mode: the state moves on so they are not planned again
+        state.record_batch(run_id, sync.name, [], {p.change.record_key: _state_after(p) for p in skipped})
+        result.skipped = len(skipped)
+    to_send = [planned for planned in result.plan if planned.operation]
+    ordered = sorted(to_send, key=lambda planned: planned.operation not in REMOVALS)
+    done = 0
+    for operation in dict.fromkeys(planned.operation for planned in ordered):
+        batch_of_operation = [planned for planned in ordered if planned.operation == operation]
+        for start in range(0, len(batch_of_operation), destination.batch_size):
+            batch = batch_of_operation[start : start + destination.batch_size]
+            answers = {answer.record_key: answer for answer in destination.send(operation, [p.change for p in batch])}
+            outcomes, now_acknowledged = [], {}
+            for planned in batch:
+                answer = answers.get(planned.change.record_key)
+                if answer is not None and answer.accepted:
+                    outcomes.append(RowOutcome(planned.change.record_key, operation, "accepted"))
+                    now_acknowledged[planned.change.record_key] = _state_after(planned)
+                else:
+                    error = answer.error if answer else "the destination did not answer for this row"
+                    outcomes.append(RowOutcome(planned.change.record_key, operation, "rejected", error))
+            state.record_batch(run_id, sync.name, outcomes, now_acknowledged)
+            result.sent += len(batch)
+            result.accepted += len(now_acknowledged)
+            result.rejected += len(batch) - len(now_acknowledged)
+            done += len(batch)
+            if progress:
+                progress(sync.name, done, len(ordered))
+
+
+def _state_after(planned: PlannedChange) -> Acknowledged | None:
+    if planned.fields_hash is None:
+        return None  # removed: forgotten
+    return Acknowledged(planned.fields_hash, _json(planned.change.fields))

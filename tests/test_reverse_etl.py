@@ -1,0 +1,408 @@
+"""The sync engine against real destinations on this machine: a signed webhook receiver, files, PostgreSQL.
+
+The activation model is a plain table written by the test, so each case states its rows and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from reverse_etl.definitions import SyncDefinition, SyncDefinitionError, load_definitions
+from reverse_etl.destinations import DESTINATIONS
+from reverse_etl.engine import run_syncs
+from reverse_etl.state import SyncState
+
+SECRET = "webhook-test-secret"
+PURPOSES = ["email_marketing", "advertising"]
+MODES = {name: cls.modes for name, cls in DESTINATIONS.items()}
+
+
+class Receiver:
+    """A webhook receiver that checks signatures, keeps the rows it holds, and answers as told."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.rows: dict[str, dict] = {}
+        self.answer: Callable[[dict], tuple[int, dict | None, dict[str, str]]] = lambda body: (200, None, {})
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = hmac.new(
+                    SECRET.encode(), self.headers["X-Tessera-Timestamp"].encode() + b"." + body, hashlib.sha256
+                ).hexdigest()
+                if self.headers["X-Tessera-Signature"] != f"sha256={expected}":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                payload = json.loads(body)
+                status, answer, headers = receiver.answer(payload)
+                if status == 200:
+                    receiver.requests.append(payload)
+                    rejected = {item["key"] for item in (answer or {}).get("rejected", [])}
+                    for row in payload["rows"]:
+                        if row["key"] in rejected:
+                            continue
+                        if payload["operation"] in ("delete", "remove"):
+                            receiver.rows.pop(row["key"], None)
+                        else:
+                            receiver.rows[row["key"]] = row["fields"]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                data = json.dumps(answer).encode() if answer else b""
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def sent(self, operation: str | None = None) -> list[str]:
+        return [row["key"] for r in self.requests if operation in (None, r["operation"]) for row in r["rows"]]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
+
+
+def model(warehouse: Path, rows: list[tuple], name: str = "sync_people") -> None:
+    """activation.<name>: (customer_id, email, plan, consent_email_marketing, is_suppressed) rows."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists activation")
+        con.execute(
+            f"create or replace table activation.{name} (customer_id varchar, email varchar, plan varchar, "
+            "consent_email_marketing boolean, is_suppressed boolean)"
+        )
+        if rows:
+            con.executemany(f"insert into activation.{name} values (?, ?, ?, ?, ?)", rows)
+
+
+def syncs(tmp_path: Path, text: str) -> list[SyncDefinition]:
+    folder = tmp_path / "syncs"
+    folder.mkdir(exist_ok=True)
+    (folder / "test.yml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_definitions(folder, destination_types=MODES, purposes=PURPOSES)
+
+
+def webhook_entry(url: str, mode: str = "mirror", batch_size: int = 100, name: str = "people_hook") -> str:
+    """One sync of the `syncs:` list (to be dedented with the rest)."""
+    return f"""
+      - name: {name}
+        model: sync_people
+        destination: {{type: webhook, url: "{url}", secret: {{env: TEST_WEBHOOK_SECRET}}, batch_size: {batch_size},
+                       retry_attempts: 3, retry_base_seconds: 0.01}}
+        mode: {mode}
+        primary_key: customer_id
+        mapping:
+          email: email
+          source: {{constant: tessera}}
+          greeting: {{template: "Hello {{{{ email.split('@')[0] }}}}"}}
+        consent: email_marketing
+    """
+
+
+def webhook_sync(url: str, mode: str = "mirror", batch_size: int = 100) -> str:
+    return "\n    syncs:" + webhook_entry(url, mode, batch_size)
+
+
+def results(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_three_runs_send_exactly_the_diff(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "free", True, False), ("c2", "b@x.org", "free", True, False)])
+    [first] = run_syncs(warehouse, [sync])
+    assert (first.status, first.accepted, sorted(receiver.sent("upsert"))) == ("succeeded", 2, ["c1", "c2"])
+    assert receiver.rows["c1"] == {"email": "a@x.org", "source": "tessera", "greeting": "Hello a"}
+
+    receiver.requests.clear()  # c1's email changes; c2's plan (not mapped) changes; c3 arrives
+    model(
+        warehouse,
+        [
+            ("c1", "a2@x.org", "free", True, False),
+            ("c2", "b@x.org", "pro", True, False),
+            ("c3", "c@x.org", "", True, False),
+        ],
+    )
+    [second] = run_syncs(warehouse, [sync])
+    assert sorted(receiver.sent()) == ["c1", "c3"] and second.planned == 2
+
+    receiver.requests.clear()
+    model(warehouse, [("c1", "a2@x.org", "free", True, False), ("c3", "c@x.org", "", True, False)])
+    [third] = run_syncs(warehouse, [sync])
+    assert receiver.sent("delete") == ["c2"] and receiver.sent("upsert") == [] and third.accepted == 1
+    assert sorted(receiver.rows) == ["c1", "c3"]
+    runs = results(warehouse, "select planned, sent, accepted, status from reverse_etl.sync_runs order by started_at")
+    assert runs == [(2, 2, 2, "succeeded"), (2, 2, 2, "succeeded"), (1, 1, 1, "succeeded")]
+
+
+def test_rows_without_consent_or_suppressed_are_never_sent_and_leave_when_consent_goes(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode="audience"))
+    model(
+        warehouse,
+        [("c1", "a@x.org", "", True, False), ("c2", "b@x.org", "", False, False), ("c3", "c@x.org", "", True, True)],
+    )
+    [first] = run_syncs(warehouse, [sync])
+    assert receiver.sent() == ["c1"] and first.not_eligible == 2
+    model(warehouse, [("c1", "a@x.org", "", False, False)])  # c1 withdraws
+    run_syncs(warehouse, [sync])
+    assert receiver.sent("remove") == ["c1"] and receiver.rows == {}
+    assert results(warehouse, "select count(*) from reverse_etl.sync_state") == [(0,)], "nothing of c1 kept"
+
+
+def test_a_rejected_row_is_recorded_and_retried_next_run_until_it_succeeds(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "", True, False), ("c2", "bad", "", True, False)])
+    receiver.answer = lambda body: (200, {"rejected": [{"key": "c2", "error": "invalid email"}]}, {})
+    [first] = run_syncs(warehouse, [sync])
+    assert (first.accepted, first.rejected) == (1, 1)
+    assert results(
+        warehouse,
+        "select record_key, operation, status, error from reverse_etl.sync_row_results where status <> 'accepted'",
+    ) == [("c2", "upsert", "rejected", "invalid email")]
+
+    receiver.requests.clear()
+    receiver.answer = lambda body: (200, None, {})
+    [second] = run_syncs(warehouse, [sync])  # nothing changed, but c2 was never acknowledged
+    assert receiver.sent() == ["c2"] and second.accepted == 1
+    receiver.requests.clear()
+    run_syncs(warehouse, [sync])
+    assert receiver.sent() == []
+
+
+def test_a_batch_refused_whole_is_split_until_the_bad_row_is_alone(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [(f"c{i}", f"{i}@x.org", "", True, False) for i in range(8)] + [("c8", "bad", "", True, False)])
+    receiver.answer = lambda body: (400, None, {}) if any(r["key"] == "c8" for r in body["rows"]) else (200, None, {})
+    [result] = run_syncs(warehouse, [sync])
+    assert (result.accepted, result.rejected) == (8, 1)
+    assert sorted(receiver.rows) == [f"c{i}" for i in range(8)]
+
+
+def test_429_and_5xx_are_retried_honouring_retry_after(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    answers = iter([(429, None, {"Retry-After": "0"}), (503, None, {})])
+    receiver.answer = lambda body: next(answers, (200, None, {}))
+    [result] = run_syncs(warehouse, [sync])
+    assert (result.status, result.accepted) == ("succeeded", 1)
+
+
+class Killed(BaseException):
+    """The process dies: not an error the engine handles."""
+
+
+def test_a_run_killed_after_a_batch_resends_only_what_was_not_acknowledged(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, batch_size=2))
+    model(warehouse, [(f"c{i}", f"{i}@x.org", "", True, False) for i in range(10)])
+    record = SyncState.record_batch
+    calls = {"n": 0}
+
+    def dies_after_the_fourth_send(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise Killed  # the destination got batch 4; its acknowledgement was never written
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncState, "record_batch", dies_after_the_fourth_send)
+    with pytest.raises(Killed):
+        run_syncs(warehouse, [sync])
+    monkeypatch.setattr(SyncState, "record_batch", record)
+    run_syncs(warehouse, [sync])
+    sent = receiver.sent()
+    assert sorted(receiver.rows) == sorted(f"c{i}" for i in range(10)), "every row delivered"
+    assert len(sent) == 12 and sorted(k for k in set(sent) if sent.count(k) > 1) == ["c6", "c7"]
+
+
+def test_a_dry_run_sends_nothing_and_writes_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    [result] = run_syncs(warehouse, [sync], dry_run=True)
+    assert result.status == "dry run" and result.planned == 1
+    assert result.plan[0].change.fields == {"email": "a@x.org", "source": "tessera", "greeting": "Hello a"}
+    assert receiver.requests == []
+    assert results(warehouse, "select count(*) from information_schema.schemata where schema_name = 'reverse_etl'") == [
+        (0,)
+    ]
+
+
+def test_a_dead_destination_does_not_stop_the_others(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    text = webhook_sync(receiver.url) + webhook_entry("http://127.0.0.1:9/nothing-listens", name="dead_hook")
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    alive, dead = run_syncs(warehouse, syncs(tmp_path, text))
+    assert (alive.status, alive.accepted) == ("succeeded", 1)
+    assert dead.status == "failed" and "gave up after 3 attempts" in dead.error
+    assert results(warehouse, "select sync_name, status from reverse_etl.sync_runs order by 1") == [
+        ("dead_hook", "failed"),
+        ("people_hook", "succeeded"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("c1", "a@x.org", "", True, False), (None, "b@x.org", "", True, False)], "1 row(s) with a null customer_id"),
+        ([("c1", "a@x.org", "", True, False), ("c1", "b@x.org", "", True, False)], "customer_id is not unique"),
+    ],
+)
+def test_null_or_duplicate_keys_fail_the_sync_and_send_nothing(
+    tmp_path: Path, receiver: Receiver, rows: list[tuple], expected: str
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, rows)
+    [result] = run_syncs(warehouse, [sync])
+    assert result.status == "failed" and expected in result.error and "@" not in result.error
+    assert receiver.requests == []
+
+
+def test_a_model_without_the_consent_column_does_not_sync(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema activation; create table activation.sync_people as select 'c1' as customer_id")
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    [result] = run_syncs(warehouse, [sync])
+    assert result.status == "failed" and "consent_email_marketing" in result.error
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("consent: email_marketing", None),
+        ("consent: nope", "a sync needs the consent purpose"),
+        ("mode: audience", "file does not support audience"),
+        ("mode: sideways", "'sideways' is not a mode"),
+        ("model: people", "'people' is not an activation model"),
+        ("token: abc123", "secrets come from the environment"),
+    ],
+)
+def test_definition_mistakes_name_the_file_sync_and_field(tmp_path: Path, change: str, expected: str | None) -> None:
+    key, value = change.split(": ")
+    fields = {"model": "sync_people", "mode": "mirror", "consent": "email_marketing", key: value}
+    destination = "{type: file, path: out.csv" + (f", {key}: {value}" if key == "token" else "") + "}"
+    text = "syncs:\n  - name: people_file\n    destination: " + destination + "\n    primary_key: customer_id\n"
+    text += "    mapping: {email: email}\n" + "".join(f"    {k}: {v}\n" for k, v in fields.items() if k != "token")
+    if expected is None:
+        assert syncs(tmp_path, text)[0].consent == "email_marketing"
+        return
+    with pytest.raises(SyncDefinitionError) as raised:
+        syncs(tmp_path, text)
+    assert "test.yml: syncs[0] (people_file)" in str(raised.value) and expected in str(raised.value)
+
+
+def test_a_file_drop_holds_exactly_the_acknowledged_rows(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    out = tmp_path / "drop" / "people.parquet"
+    text = f"""
+    syncs:
+      - name: people_file
+        model: sync_people
+        destination: {{type: file, path: "{out}"}}
+        mode: mirror
+        primary_key: customer_id
+        mapping: {{email: email}}
+        consent: email_marketing
+    """
+    model(warehouse, [("c1", "a@x.org", "", True, False), ("c2", "b@x.org", "", True, False)])
+    run_syncs(warehouse, syncs(tmp_path, text))
+    model(warehouse, [("c2", "b2@x.org", "", True, False)])
+    run_syncs(warehouse, syncs(tmp_path, text))
+    with duckdb.connect() as con:
+        assert con.execute(f"select * from '{out}'").fetchall() == [("c2", "b2@x.org")]
+    assert [path.name for path in out.parent.iterdir()] == ["people.parquet"], "no partial file left"
+
+
+POSTGRES_DSN = os.environ.get("TESSERA_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    import psycopg
+
+    try:
+        connection = psycopg.connect(POSTGRES_DSN, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        if os.environ.get("TESSERA_REQUIRE_SERVICES") == "1":
+            pytest.fail(
+                f"PostgreSQL is required (TESSERA_REQUIRE_SERVICES=1) but unreachable at {POSTGRES_DSN}: {error}"
+            )
+        pytest.skip(f"no PostgreSQL at {POSTGRES_DSN} (set TESSERA_TEST_POSTGRES_DSN): {error}")
+    with connection:
+        connection.execute("drop schema if exists tessera_test cascade")
+    yield POSTGRES_DSN
+    with psycopg.connect(POSTGRES_DSN) as connection:
+        connection.execute("drop schema if exists tessera_test cascade")
+
+
+def test_a_postgresql_table_follows_the_model_over_a_real_connection(
+    tmp_path: Path, postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("TEST_POSTGRES_DSN", postgres)
+    warehouse = tmp_path / "w.duckdb"
+    text = """
+    syncs:
+      - name: people_table
+        model: sync_people
+        destination: {type: postgres, dsn: {env: TEST_POSTGRES_DSN}, table: tessera_test.people}
+        mode: mirror
+        primary_key: customer_id
+        mapping: {email: email, plan: plan, vip: {constant: true}}
+        consent: email_marketing
+    """
+    model(warehouse, [("c1", "a@x.org", "free", True, False), ("c2", "b@x.org", "free", True, False)])
+    run_syncs(warehouse, syncs(tmp_path, text))
+    model(warehouse, [("c1", "a@x.org", "pro", True, False), ("c3", "c@x.org", "free", True, False)])
+    [result] = run_syncs(warehouse, syncs(tmp_path, text))
+    assert (result.status, result.accepted) == ("succeeded", 3)  # c1 changed, c3 added, c2 deleted
+    with psycopg.connect(postgres) as connection:
+        rows = connection.execute("select record_key, email, plan, vip from tessera_test.people order by 1").fetchall()
+    assert rows == [("c1", "a@x.org", "pro", True), ("c3", "c@x.org", "free", True)]
+
+
+def test_every_sync_has_its_committed_dbt_exposure() -> None:
+    from reverse_etl.engine import load_syncs
+    from reverse_etl.exposures import write_exposures
+
+    assert write_exposures(load_syncs()) is False, "models/activation/_syncs__exposures.yml is stale"
