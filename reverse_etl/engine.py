@@ -18,9 +18,11 @@ dead destination holds up no other. A dry run plans and renders and validates pa
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ import duckdb
 
 from .definitions import SYNCS_DIR, SyncDefinition, load_definitions
 from .destinations import DESTINATIONS
-from .destinations.base import Change, Destination
+from .destinations.base import Change, Destination, RowAnswer
 from .retry import DestinationUnavailable
 from .state import SCHEMA, Acknowledged, RowOutcome, SyncState
 
@@ -237,26 +239,55 @@ def _send(
     ordered = sorted(to_send, key=lambda planned: planned.operation not in REMOVALS)
     done = 0
     for operation in dict.fromkeys(planned.operation for planned in ordered):
-        batch_of_operation = [planned for planned in ordered if planned.operation == operation]
-        for start in range(0, len(batch_of_operation), destination.batch_size):
-            batch = batch_of_operation[start : start + destination.batch_size]
-            answers = {answer.record_key: answer for answer in destination.send(operation, [p.change for p in batch])}
-            outcomes, now_acknowledged = [], {}
-            for planned in batch:
-                answer = answers.get(planned.change.record_key)
-                if answer is not None and answer.accepted:
-                    outcomes.append(RowOutcome(planned.change.record_key, operation, "accepted"))
-                    now_acknowledged[planned.change.record_key] = _state_after(planned)
-                else:
-                    error = answer.error if answer else "the destination did not answer for this row"
-                    outcomes.append(RowOutcome(planned.change.record_key, operation, "rejected", error))
-            state.record_batch(run_id, sync.name, outcomes, now_acknowledged)
-            result.sent += len(batch)
-            result.accepted += len(now_acknowledged)
-            result.rejected += len(batch) - len(now_acknowledged)
-            done += len(batch)
-            if progress:
-                progress(sync.name, done, len(ordered))
+        of_operation = [planned for planned in ordered if planned.operation == operation]
+        batches = [
+            of_operation[i : i + destination.batch_size] for i in range(0, len(of_operation), destination.batch_size)
+        ]
+        # At most `max_concurrency` batches in flight (the rate limiter still paces them), each recorded, in
+        # order, as soon as it is acknowledged: a crash re-sends at most the batches in flight.
+        with ThreadPoolExecutor(destination.max_concurrency, thread_name_prefix=f"{sync.name}-send") as senders:
+            pending = iter(batches)
+            in_flight: deque = deque()
+            try:
+                for batch in itertools.islice(pending, destination.max_concurrency):
+                    in_flight.append((batch, senders.submit(destination.send, operation, [p.change for p in batch])))
+                while in_flight:
+                    batch, future = in_flight.popleft()
+                    _record(sync, state, run_id, result, operation, batch, future.result())
+                    if (following := next(pending, None)) is not None:
+                        changes = [p.change for p in following]
+                        in_flight.append((following, senders.submit(destination.send, operation, changes)))
+                    done += len(batch)
+                    if progress:
+                        progress(sync.name, done, len(ordered))
+            except BaseException:
+                senders.shutdown(cancel_futures=True)
+                raise
+
+
+def _record(
+    sync: SyncDefinition,
+    state: SyncState,
+    run_id: str,
+    result: SyncResult,
+    operation: str,
+    batch: list[PlannedChange],
+    answers: list[RowAnswer],
+) -> None:
+    by_key = {answer.record_key: answer for answer in answers}
+    outcomes, now_acknowledged = [], {}
+    for planned in batch:
+        answer = by_key.get(planned.change.record_key)
+        if answer is not None and answer.accepted:
+            outcomes.append(RowOutcome(planned.change.record_key, operation, "accepted"))
+            now_acknowledged[planned.change.record_key] = _state_after(planned)
+        else:
+            error = answer.error if answer else "the destination did not answer for this row"
+            outcomes.append(RowOutcome(planned.change.record_key, operation, "rejected", error))
+    state.record_batch(run_id, sync.name, outcomes, now_acknowledged)
+    result.sent += len(batch)
+    result.accepted += len(now_acknowledged)
+    result.rejected += len(batch) - len(now_acknowledged)
 
 
 def _state_after(planned: PlannedChange) -> Acknowledged | None:

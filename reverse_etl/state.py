@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
 
 SCHEMA = "reverse_etl"
 DDL = f"""
@@ -111,14 +112,27 @@ class SyncState:
                         "(select unnest(?::varchar[]))",
                         [sync_name, keys],
                     )
-                kept = [(sync_name, k, a.fields_hash, a.fields_json, now) for k, a in now_acknowledged.items() if a]
+                kept = {key: ack for key, ack in now_acknowledged.items() if ack}
                 if kept:
-                    cursor.executemany(f"insert into {SCHEMA}.sync_state values (?, ?, ?, ?, ?)", kept)
+                    cursor.register("acknowledged_rows", pa.table({
+                        "sync_name": [sync_name] * len(kept),
+                        "record_key": list(kept),
+                        "fields_hash": [ack.fields_hash for ack in kept.values()],
+                        "fields_json": [ack.fields_json for ack in kept.values()],
+                        "acknowledged_at": pa.array([now] * len(kept), pa.timestamp("us")),
+                    }))  # fmt: skip
+                    cursor.execute(f"insert into {SCHEMA}.sync_state select * from acknowledged_rows")
                 if outcomes:
-                    cursor.executemany(
-                        f"insert into {SCHEMA}.sync_row_results values (?, ?, ?, ?, ?, ?, ?)",
-                        [(run_id, sync_name, o.record_key, o.operation, o.status, o.error, now) for o in outcomes],
-                    )
+                    cursor.register("outcome_rows", pa.table({
+                        "run_id": [run_id] * len(outcomes),
+                        "sync_name": [sync_name] * len(outcomes),
+                        "record_key": [o.record_key for o in outcomes],
+                        "operation": [o.operation for o in outcomes],
+                        "status": [o.status for o in outcomes],
+                        "error": pa.array([o.error for o in outcomes], pa.string()),
+                        "recorded_at": pa.array([now] * len(outcomes), pa.timestamp("us")),
+                    }))  # fmt: skip
+                    cursor.execute(f"insert into {SCHEMA}.sync_row_results select * from outcome_rows")
                 cursor.execute("commit")
             except BaseException:
                 cursor.execute("rollback")

@@ -50,6 +50,7 @@ class Destination:
     type_name: ClassVar[str]
     modes: ClassVar[tuple[str, ...]]
     batch_size: ClassVar[int] = 100
+    max_concurrency: ClassVar[int] = 1  # batches in flight at once
     requests_per_second: ClassVar[float | None] = None
     burst: ClassVar[int] = 1
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
@@ -60,6 +61,7 @@ class Destination:
         self.workdir = workdir
         rate = sync.settings.get("requests_per_second", self.requests_per_second)
         self.bucket = TokenBucket(float(rate), int(sync.settings.get("burst", self.burst))) if rate else None
+        self.max_concurrency = int(sync.settings.get("max_concurrency", self.max_concurrency))
         self.retry_policy = RetryPolicy(
             attempts=int(sync.settings.get("retry_attempts", self.retry_policy.attempts)),
             base_seconds=float(sync.settings.get("retry_base_seconds", self.retry_policy.base_seconds)),

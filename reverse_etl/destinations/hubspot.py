@@ -1,0 +1,138 @@
+"""HubSpot CRM: contacts upserted by email, and (audience mode) a static list's membership.
+
+From HubSpot's documentation and its published OpenAPI specs (vendor-specs/hubspot):
+- `POST /crm/v3/objects/contacts/batch/upsert`, at most 100 inputs, each `{"id": <email>, "idProperty": "email",
+  "properties": {...}}` with string values. 200 when all succeeded; 207 with `errors[]` naming the failed ids in
+  `context.ids`.
+- `PUT /crm/v3/lists/{listId}/memberships/add` and `/remove` take HubSpot record ids: audience rows are first
+  upserted (add) or read by email (remove, `POST /crm/v3/objects/contacts/batch/read`) to learn them.
+- Auth `Authorization: Bearer <private app token>`; burst limit 190 requests per rolling 10 s for a private app
+  (Professional/Enterprise): the bucket below stays just under it (5 at once, then 18.5/s).
+
+Settings: `token` ({env: ...}), `base_url` (default https://api.hubapi.com; the stand-in's in tests and the
+demo), `list_id` (audience mode). The mapping must have `email`; other fields are contact properties.
+Rejected rows carry HubSpot's error category and code, never the values.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from ..retry import DestinationUnavailable
+from .base import BatchRejected, Change, Destination, RowAnswer
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class HubSpotDestination(Destination):
+    type_name: ClassVar[str] = "hubspot"
+    modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
+    batch_size: ClassVar[int] = 100
+    max_concurrency: ClassVar[int] = 4
+    requests_per_second: ClassVar[float] = 18.5
+    burst: ClassVar[int] = 5
+
+    def __init__(self, sync, workdir: Path) -> None:
+        super().__init__(sync, workdir)
+        self.base_url = str(sync.setting("base_url", "https://api.hubapi.com")).rstrip("/")
+        self.list_id = sync.setting("list_id")
+        if sync.mode == "audience" and not self.list_id:
+            raise ValueError(f"sync {sync.name}: destination.list_id is required in audience mode")
+        token = sync.setting("token")
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=float(sync.setting("timeout_seconds", 30)),
+        )
+
+    def validate(self, operation: str, change: Change) -> list[str]:
+        email = change.fields.get("email")
+        return [] if isinstance(email, str) and EMAIL.match(email) else ["email is missing or not an address"]
+
+    def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
+        if operation == "remove":
+            return self._remove(changes)
+        answers, ids = self._upsert(changes)
+        if operation == "add":
+            members = [change for change in changes if change.record_key in ids]
+            self._membership("add", [ids[change.record_key] for change in members])
+        return answers
+
+    def _upsert(self, changes: list[Change]) -> tuple[list[RowAnswer], dict[str, str]]:
+        inputs = [
+            {
+                "id": str(change.fields["email"]),
+                "idProperty": "email",
+                "properties": {name: _text(value) for name, value in change.fields.items() if value is not None},
+            }
+            for change in changes
+        ]
+        body = self._call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
+        failed: dict[str, str] = {}
+        for error in body.get("errors", []):
+            reason = f"{error.get('category', 'ERROR')}" + (
+                f" ({error['subCategory']})" if error.get("subCategory") else ""
+            )
+            for email in error.get("context", {}).get("ids", []):
+                failed[email.lower()] = reason
+        record_ids = {
+            str(result.get("properties", {}).get("email", "")).lower(): str(result["id"])
+            for result in body.get("results", [])
+        }
+        answers, ids = [], {}
+        for change in changes:
+            email = str(change.fields["email"]).lower()
+            if email in failed or email not in record_ids:
+                answers.append(RowAnswer(change.record_key, False, failed.get(email, "HubSpot returned no record")))
+            else:
+                answers.append(RowAnswer(change.record_key, True))
+                ids[change.record_key] = record_ids[email]
+        return answers, ids
+
+    def _remove(self, changes: list[Change]) -> list[RowAnswer]:
+        inputs = [{"id": str(change.fields["email"])} for change in changes]
+        body = self._call(
+            "POST",
+            "/crm/v3/objects/contacts/batch/read",
+            {"idProperty": "email", "inputs": inputs, "properties": ["email"], "propertiesWithHistory": []},
+        )
+        known = {str(r.get("properties", {}).get("email", "")).lower(): str(r["id"]) for r in body.get("results", [])}
+        self._membership("remove", [known[e] for e in (str(c.fields["email"]).lower() for c in changes) if e in known])
+        return [RowAnswer(change.record_key, True) for change in changes]  # a contact HubSpot lacks is not a member
+
+    def _membership(self, action: str, record_ids: list[str]) -> None:
+        if record_ids:
+            self._call("PUT", f"/crm/v3/lists/{self.list_id}/memberships/{action}", record_ids)
+
+    def _call(self, method: str, path: str, payload: Any) -> dict[str, Any]:
+        def send() -> httpx.Response:
+            if self.bucket:
+                self.bucket.take()
+            return self.client.request(method, path, json=payload)
+
+        response = self.retry_policy.call(send)
+        if response.status_code in (401, 403):
+            raise DestinationUnavailable(f"HubSpot refused the token (HTTP {response.status_code}): check it")
+        if response.status_code >= 400:
+            category = _json(response).get("category", "ERROR")
+            raise BatchRejected(f"HubSpot HTTP {response.status_code} {category}")
+        return _json(response)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,152 @@
+"""HubSpot's CRM API as a local stand-in: contacts (batch upsert by email, batch read) and static lists.
+
+It enforces what HubSpot does and documents: `Authorization: Bearer <token>`; at most 100 inputs per batch call;
+190 requests per rolling 10 s, answered with 429 and HubSpot's `TEN_SECONDLY_ROLLING` error body; partial
+failure as 207 with `errors[]` naming the failed ids in `context.ids` (here: an `id` that is not an email
+address); and every request validated against HubSpot's published OpenAPI specs (specs/hubspot), answered with
+400 `VALIDATION_ERROR` when it does not conform.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest
+from openapi_core.validation.request.validators import V30RequestBodyValidator, V30RequestParametersValidator
+
+from .base import Reply, StandIn
+
+SPECS = Path(__file__).parent / "specs" / "hubspot"
+BATCH_LIMIT = 100
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MEMBERSHIP = re.compile(r"^/crm/v3/lists/(?P<list_id>[^/]+)/memberships/(?P<action>add|remove)$")
+_SPEC_APPS: dict[str, OpenAPI] = {}
+
+
+def _spec(name: str) -> OpenAPI:
+    if name not in _SPEC_APPS:
+        _SPEC_APPS[name] = OpenAPI.from_file_path(str(SPECS / name))
+    return _SPEC_APPS[name]
+
+
+class HubSpotStandIn(StandIn):
+    name = "hubspot"
+    rate_limit = (190, 10.0)
+
+    def __init__(self, token: str = "standin-hubspot-token") -> None:
+        super().__init__(token)
+        self.contacts: dict[str, dict[str, Any]] = {}  # id -> contact
+        self.by_email: dict[str, str] = {}
+        self.lists: dict[str, set[str]] = {}
+        self._ids = itertools.count(1001)
+
+    def rate_limited(self) -> Reply:
+        return Reply(429, _error("You have reached your ten_secondly_rolling limit.", "RATE_LIMIT",
+                                 errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING"))  # fmt: skip
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, _error("Authentication credentials not found.", "INVALID_AUTHENTICATION"))
+
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
+        route = urlsplit(path).path
+        spec = "lists-v3.json" if route.startswith("/crm/v3/lists") else "contacts-v3.json"
+        problem = _invalid(spec, method, path, headers, raw)
+        if problem:
+            return Reply(400, _error(f"Invalid input JSON: {problem}", "VALIDATION_ERROR"))
+        body = json.loads(raw) if raw else None
+        with self._lock:
+            self.requests.append((method, route, body))
+            if method == "POST" and route == "/crm/v3/objects/contacts/batch/upsert":
+                return self._upsert(body["inputs"])
+            if method == "POST" and route == "/crm/v3/objects/contacts/batch/read":
+                return self._read(body)
+            if method == "PUT" and (found := MEMBERSHIP.match(route)):
+                return self._membership(found["list_id"], found["action"], body)
+        return Reply(404, _error(f"No stand-in route for {method} {route}", "OBJECT_NOT_FOUND"))
+
+    def _upsert(self, inputs: list[dict[str, Any]]) -> Reply:
+        if len(inputs) > BATCH_LIMIT:
+            return Reply(400, _error(f"Batch input cannot exceed {BATCH_LIMIT} inputs", "VALIDATION_ERROR"))
+        started, results, errors = _now(), [], []
+        for item in inputs:
+            email = item["id"].strip().lower()
+            if item.get("idProperty") != "email" or not EMAIL.match(email):
+                errors.append({**_error("Property values were not valid", "VALIDATION_ERROR"),
+                               "subCategory": "INVALID_EMAIL", "context": {"ids": [item["id"]]}})  # fmt: skip
+                continue
+            contact_id = self.by_email.get(email)
+            new = contact_id is None
+            if new:
+                contact_id = str(next(self._ids))
+                self.by_email[email] = contact_id
+                self.contacts[contact_id] = {"id": contact_id, "properties": {}, "createdAt": _now()}
+            contact = self.contacts[contact_id]
+            contact["properties"].update({**item["properties"], "email": email})
+            contact["updatedAt"] = _now()
+            results.append({**contact, "archived": False, "new": new})
+        body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
+        if errors:
+            return Reply(207, {**body, "numErrors": len(errors), "errors": errors})
+        return Reply(200, body)
+
+    def _read(self, body: dict[str, Any]) -> Reply:
+        if len(body["inputs"]) > BATCH_LIMIT:
+            return Reply(400, _error(f"Batch input cannot exceed {BATCH_LIMIT} inputs", "VALIDATION_ERROR"))
+        found = [self.by_email.get(item["id"].strip().lower()) for item in body["inputs"]]
+        results = [
+            {"id": cid, "properties": {"email": self.contacts[cid]["properties"]["email"]},
+             "createdAt": self.contacts[cid]["createdAt"], "updatedAt": self.contacts[cid]["updatedAt"],
+             "archived": False}
+            for cid in found if cid
+        ]  # fmt: skip
+        return Reply(200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()})
+
+    def _membership(self, list_id: str, action: str, record_ids: list[str]) -> Reply:
+        members = self.lists.setdefault(list_id, set())
+        missing = [record_id for record_id in record_ids if record_id not in self.contacts]
+        present = [record_id for record_id in record_ids if record_id in self.contacts]
+        if action == "add":
+            members.update(present)
+            return Reply(200, {"recordsIdsAdded": present, "recordIdsRemoved": [], "recordIdsMissing": missing})
+        members.difference_update(present)
+        return Reply(200, {"recordsIdsAdded": [], "recordIdsRemoved": present, "recordIdsMissing": missing})
+
+    def list_members(self, list_id: str) -> set[str]:
+        """The emails of a list's members."""
+        return {self.contacts[cid]["properties"]["email"] for cid in self.lists.get(list_id, set())}
+
+
+def _invalid(spec: str, method: str, path: str, headers: dict[str, str], raw: bytes) -> str | None:
+    """Why the request does not conform to HubSpot's spec (body and parameters), or None."""
+    parts = urlsplit(path)
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    request = MockRequest(
+        "https://api.hubapi.com", method.lower(), parts.path, args=query, data=raw,
+        content_type=headers.get("content-type", "application/json").split(";")[0],
+    )  # fmt: skip
+    # Body and parameters, as HubSpot checks them; not security (the stand-in checks the Bearer token itself).
+    app = _spec(spec)
+    for validator in (V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec)):
+        try:
+            validator.validate(request)
+        except Exception as error:  # openapi-core's validation errors: report them, as HubSpot does
+            cause = error.__cause__ or error
+            return f"{type(error).__name__}: {cause}"[:300]
+    return None
+
+
+def _error(message: str, category: str, **extra: str) -> dict[str, Any]:
+    return {"status": "error", "message": message, "category": category, "correlationId": str(uuid.uuid4()),
+            "errors": [], "links": {}, "context": {}, **extra}  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
