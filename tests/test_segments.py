@@ -71,12 +71,12 @@ def test_it_compiles_to_one_where_over_profiles_and_a_count_per_event_condition(
     [segment] = load(declare(tmp_path, VALID))
     sql = render_model(segment, tmp_path)
     assert "{{ ref('customer_profiles') }}" in sql and "{{ ref('customer_events') }}" in sql
-    assert "where events.event_type = 'Product Viewed'" in sql
+    assert "when events.event_type = 'Product Viewed'" in sql
     assert "and events.source = 'web_events'" in sql
     assert "{{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}" in sql
     assert "{{ tessera.json_text('events.properties', '$.category') }} = 'footwear'" in sql
     assert "profiles.lifetime_value >= 100" in sql
-    assert "coalesce(event_count_1.events_count, 0) >= 3" in sql
+    assert "coalesce(event_counts.event_count_1, 0) >= 3" in sql
     assert "not coalesce(\n" in sql and "coalesce(profiles.is_anonymous, false)" in sql
     assert sql.rstrip().endswith("select * from members")
 

@@ -2,7 +2,8 @@
 
 `compile_segments` writes, under the dbt project:
 - `models/segments/declared/segment_<name>.sql`, one per declaration (jinja2, template `segment.sql.j2`): the
-  conditions become one `where` over customer_profiles, each event condition a count per customer;
+  conditions become one `where` over customer_profiles, each event condition a count per customer, all counted
+  in one pass over the timeline;
 - `models/segments/declared/_declared__models.yml`: their descriptions and `meta.segment` (owner, consent
   purpose, where declared), which dbt docs show and segment_memberships reads;
 - `macros/segments/segment_models.sql`: every segment model, the analytics engineers' own
@@ -127,17 +128,20 @@ def _sql(condition: Condition, counts: list[dict]) -> str:
         inner = _sql(condition.condition, counts).replace("\n", "\n    ")
         return f"not coalesce(\n    {inner},\n    false\n)"
     if isinstance(condition, EventCondition):
-        cte = f"event_count_{len(counts) + 1}"
-        counts.append(
-            {
-                "cte": cte,
-                "event": _literal(condition.event),
-                "source": _literal(condition.source) if condition.source else None,
-                "within_hours": condition.within_hours,
-                "properties": [(key, _literal(value)) for key, value in condition.properties],
-            }
-        )
-        return f"coalesce({cte}.events_count, 0) {condition.comparison} {condition.count}"
+        column = f"event_count_{len(counts) + 1}"
+        tests = [f"events.event_type = {_literal(condition.event)}"]
+        if condition.source:
+            tests.append(f"events.source = {_literal(condition.source)}")
+        if condition.within_hours:
+            tests.append(
+                f"events.occurred_at > {{{{ dbt.dateadd('hour', -{condition.within_hours}, 'reference_time.as_of') }}}}"
+            )
+        tests += [
+            f"{{{{ tessera.json_text('events.properties', '$.{key}') }}}} = {_literal(value)}"
+            for key, value in condition.properties
+        ]
+        counts.append({"column": column, "condition": "\n    and ".join(tests)})
+        return f"coalesce(event_counts.{column}, 0) {condition.comparison} {condition.count}"
     return _trait_sql(condition)
 
 

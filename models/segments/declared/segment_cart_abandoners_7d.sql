@@ -19,26 +19,24 @@ events as (
 
 ),
 
-event_count_1 as (
+{#- One pass over the timeline: per customer, how many events meet each event condition. -#}
+event_counts as (
 
-    select events.customer_id, count(*) as events_count
+    select
+        events.customer_id,
+        sum(case
+            when events.event_type = 'Product Added'
+                and events.occurred_at > {{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}
+            then 1 else 0
+        end) as event_count_1,
+        sum(case
+            when events.event_type = 'Order Placed'
+                and events.occurred_at > {{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}
+            then 1 else 0
+        end) as event_count_2
     from events
     cross join reference_time
-    where events.event_type = 'Product Added'
-        and events.occurred_at <= reference_time.as_of
-        and events.occurred_at > {{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}
-    group by 1
-
-),
-
-event_count_2 as (
-
-    select events.customer_id, count(*) as events_count
-    from events
-    cross join reference_time
-    where events.event_type = 'Order Placed'
-        and events.occurred_at <= reference_time.as_of
-        and events.occurred_at > {{ dbt.dateadd('hour', -168, 'reference_time.as_of') }}
+    where events.occurred_at <= reference_time.as_of
     group by 1
 
 ),
@@ -48,13 +46,12 @@ members as (
     select profiles.customer_id
     from profiles
     cross join reference_time
-    left join event_count_1 on event_count_1.customer_id = profiles.customer_id
-    left join event_count_2 on event_count_2.customer_id = profiles.customer_id
+    left join event_counts on event_counts.customer_id = profiles.customer_id
     where
         (
-            coalesce(event_count_1.events_count, 0) >= 1
+            coalesce(event_counts.event_count_1, 0) >= 1
             and not coalesce(
-                coalesce(event_count_2.events_count, 0) >= 1,
+                coalesce(event_counts.event_count_2, 0) >= 1,
                 false
             )
         )
