@@ -63,11 +63,14 @@ def demo(
 ) -> None:
     """Generate a small demo data set and run the pipeline on it from an empty state.
 
-    The demo owns `data/demo/` and `warehouse/demo.duckdb` and starts them afresh; it never touches your own
-    landing folder or warehouse.
+    The demo owns `data/demo/`, `warehouse/demo.duckdb` and `warehouse/demo/` (its syncs' files) and starts them
+    afresh; it never touches your own landing folder or warehouse.
     """
+    from reverse_etl.engine import files_folder
+
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_WAREHOUSE.unlink(missing_ok=True)
+    shutil.rmtree(files_folder(DEMO_WAREHOUSE), ignore_errors=True)
     landing = DEMO_DIR / "landing"
     generate(out=landing, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=DEMO_SEED)
     typer.echo("")
@@ -86,6 +89,8 @@ def demo(
             "                  (also marts.customer_identities, customer_events, consent_decisions, privacy_requests)\n"
             '  the segments:   .venv/bin/tessera query --demo "select * from marts.segment_memberships limit 10"\n'
             "                  (declare your own in segments/*.yml; see the README)\n"
+            f"  the syncs:      {files_folder(warehouse) / 'exports'}/ (the demo's file sync), and\n"
+            '                  .venv/bin/tessera query --demo "select * from reverse_etl.sync_runs"\n'
             "  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
             f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
             f"  the pipeline:   TESSERA_WAREHOUSE={warehouse} .venv/bin/dagster dev -m orchestration.definitions"

@@ -98,12 +98,19 @@ def run_syncs(
     with duckdb.connect(str(warehouse), read_only=dry_run) as con:
         state = None if dry_run else SyncState(con)
         run_id = uuid.uuid4().hex
+        files = files_folder(warehouse)
         with ThreadPoolExecutor(max_workers=len(syncs), thread_name_prefix="sync") as pool:
             futures = [
-                pool.submit(_run_one, con.cursor(), state, run_id, sync, warehouse.parent, dry_run, full, progress)
+                pool.submit(_run_one, con.cursor(), state, run_id, sync, files, dry_run, full, progress)
                 for sync in syncs
             ]
             return [future.result() for future in futures]
+
+
+def files_folder(warehouse: Path) -> Path:
+    """Where syncs' relative paths lead: a folder named after the warehouse file, beside it
+    (warehouse/tessera/ for warehouse/tessera.duckdb), so two warehouses never share an exported file."""
+    return warehouse.parent / warehouse.stem
 
 
 def _run_one(

@@ -56,7 +56,7 @@ class Destination:
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init__(self, sync: SyncDefinition, workdir: Path) -> None:
-        """`workdir`: the warehouse's folder, which relative paths in settings are relative to."""
+        """`workdir`: the folder relative paths in settings lead to (engine.files_folder of the warehouse)."""
         self.sync = sync
         self.workdir = workdir
         rate = sync.settings.get("requests_per_second", self.requests_per_second)

@@ -1,7 +1,7 @@
 """File drop: the synced rows as one CSV or Parquet file, replaced atomically (written beside, then renamed), so
-a reader never sees half a file. Settings: `path` (absolute, or relative to the warehouse file's folder) and
-`format` (csv or parquet; default: from the path's suffix). Each batch rewrites the file with the acknowledged
-rows plus the batch, so the file always holds exactly what was acknowledged."""
+a reader never sees half a file. Settings: `path` (absolute, or relative to the warehouse's files folder,
+`engine.files_folder`) and `format` (csv or parquet; default: from the path's suffix). Each batch rewrites the
+file with the acknowledged rows plus the batch, so the file always holds exactly what was acknowledged."""
 
 from __future__ import annotations
 
