@@ -36,7 +36,7 @@ from .definitions import SYNCS_DIR, SyncDefinition, load_definitions
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
 from .retry import DestinationUnavailable
-from .state import SCHEMA, Acknowledged, RowOutcome, SyncState
+from .state import Acknowledged, RowOutcome, SyncState, read_acknowledged
 
 ACTIVATION_SCHEMA = "activation"
 # mode -> (operation for added rows, for changed rows, for removed rows); None: not sent, state moves on.
@@ -128,7 +128,7 @@ def _run_one(
     result = SyncResult(sync.name, status="dry run" if dry_run else "succeeded")
     destination: Destination | None = None
     try:
-        acknowledged = _acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
+        acknowledged = read_acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
         rows, result.not_eligible = _eligible_rows(cursor, sync)
         result.plan = _plan(sync, rows, acknowledged, full)
         result.planned = sum(1 for planned in result.plan if planned.operation)
@@ -158,20 +158,6 @@ def _run_one(
             }
         )  # fmt: skip
     return result
-
-
-def _acknowledged(cursor: duckdb.DuckDBPyConnection, sync_name: str) -> dict[str, Acknowledged]:
-    """The acknowledged state without writing anything (dry runs): none if the state table does not exist."""
-    exists = cursor.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'sync_state'",
-        [SCHEMA],
-    ).fetchone()[0]
-    if not exists:
-        return {}
-    rows = cursor.execute(
-        f"select record_key, fields_hash, fields_json from {SCHEMA}.sync_state where sync_name = ?", [sync_name]
-    ).fetchall()
-    return {key: Acknowledged(fields_hash, fields_json) for key, fields_hash, fields_json in rows}
 
 
 def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> tuple[list[dict[str, Any]], int]:

@@ -73,6 +73,21 @@ class RowOutcome:
     error: str | None = None
 
 
+def read_acknowledged(con: duckdb.DuckDBPyConnection, sync_name: str) -> dict[str, Acknowledged]:
+    """What the destination of `sync_name` acknowledged, by record key; nothing before the first run (the table
+    does not exist yet: a dry run reads this without creating anything)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'sync_state'",
+        [SCHEMA],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"select record_key, fields_hash, fields_json from {SCHEMA}.sync_state where sync_name = ?", [sync_name]
+    ).fetchall()
+    return {key: Acknowledged(fields_hash, fields_json) for key, fields_hash, fields_json in rows}
+
+
 class SyncState:
     """The state tables of one warehouse, shared by the syncs of a run (one writer at a time)."""
 
@@ -84,11 +99,7 @@ class SyncState:
 
     def acknowledged(self, sync_name: str) -> dict[str, Acknowledged]:
         with self._lock:
-            rows = self._con.execute(
-                f"select record_key, fields_hash, fields_json from {SCHEMA}.sync_state where sync_name = ?",
-                [sync_name],
-            ).fetchall()
-        return {key: Acknowledged(fields_hash, fields_json) for key, fields_hash, fields_json in rows}
+            return read_acknowledged(self._con, sync_name)
 
     def record_batch(
         self,

@@ -14,12 +14,15 @@ the destination answered. The engine does the rest: change capture, batching, st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
+
 from ..definitions import SyncDefinition
-from ..retry import RetryPolicy, TokenBucket
+from ..retry import DestinationUnavailable, RetryPolicy, TokenBucket
 
 # Operations the engine asks for: upsert/insert/update/delete rows, or add/remove audience members.
 OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove")
@@ -83,6 +86,20 @@ class Destination:
                 return [RowAnswer(changes[0].record_key, False, str(error))]
             middle = len(changes) // 2
             return self.send(operation, changes[:middle]) + self.send(operation, changes[middle:])
+
+    def request(self, send: Callable[[], httpx.Response], refused: str, remedy: str) -> httpx.Response:
+        """One HTTP call the shared way: a token from the rate limiter before every attempt, the retry policy
+        around it, and a refused credential (401, 403) stopping the sync as `<refused> (HTTP n): <remedy>`."""
+
+        def attempt() -> httpx.Response:
+            if self.bucket:
+                self.bucket.take()
+            return send()
+
+        response = self.retry_policy.call(attempt)
+        if response.status_code in (401, 403):
+            raise DestinationUnavailable(f"{refused} (HTTP {response.status_code}): {remedy}")
+        return response
 
     def close(self) -> None:
         """Releases connections; a run calls it once, whatever happened."""

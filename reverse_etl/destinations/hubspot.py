@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..retry import DestinationUnavailable
 from .base import BatchRejected, Change, Destination, RowAnswer
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,14 +108,11 @@ class HubSpotDestination(Destination):
             self._call("PUT", f"/crm/v3/lists/{self.list_id}/memberships/{action}", record_ids)
 
     def _call(self, method: str, path: str, payload: Any) -> dict[str, Any]:
-        def send() -> httpx.Response:
-            if self.bucket:
-                self.bucket.take()
-            return self.client.request(method, path, json=payload)
-
-        response = self.retry_policy.call(send)
-        if response.status_code in (401, 403):
-            raise DestinationUnavailable(f"HubSpot refused the token (HTTP {response.status_code}): check it")
+        response = self.request(
+            lambda: self.client.request(method, path, json=payload),
+            refused="HubSpot refused the token",
+            remedy="check it",
+        )
         if response.status_code >= 400:
             category = _json(response).get("category", "ERROR")
             raise BatchRejected(f"HubSpot HTTP {response.status_code} {category}")

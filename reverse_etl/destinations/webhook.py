@@ -19,7 +19,6 @@ from typing import ClassVar
 
 import httpx
 
-from ..retry import DestinationUnavailable
 from .base import BatchRejected, Change, Destination, RowAnswer
 
 
@@ -46,8 +45,6 @@ class WebhookDestination(Destination):
         ).encode()
 
         def post() -> httpx.Response:
-            if self.bucket:
-                self.bucket.take()
             timestamp = str(int(time.time()))
             signature = hmac.new(self.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
             headers = {
@@ -57,10 +54,7 @@ class WebhookDestination(Destination):
             }
             return self.client.post(self.url, content=body, headers=headers)
 
-        response = self.retry_policy.call(post)
-        if response.status_code in (401, 403):
-            status = response.status_code
-            raise DestinationUnavailable(f"the webhook refused the signature (HTTP {status}): check the secret")
+        response = self.request(post, refused="the webhook refused the signature", remedy="check the secret")
         if response.status_code >= 400:
             raise BatchRejected(f"HTTP {response.status_code} from the webhook")
         rejected = {}

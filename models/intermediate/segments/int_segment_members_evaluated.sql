@@ -3,10 +3,7 @@
     not suppressed (nor erased) and who granted the segment's consent purpose. One row per segment and member.
 -#}
 
-{%- set segments = [] -%}
-{%- for model_name in tessera.segment_models() -%}
-    {%- do segments.append(tessera.segment_metadata(model_name)) -%}
-{%- endfor %}
+{%- set segments = tessera.segment_catalog() %}
 
 with profiles as (
 

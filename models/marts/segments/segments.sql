@@ -1,9 +1,6 @@
 {#- One row per segment: what it is, who owns it, what consent its members need, where it is defined. -#}
 
-{%- set segments = [] -%}
-{%- for model_name in tessera.segment_models() -%}
-    {%- do segments.append(tessera.segment_metadata(model_name)) -%}
-{%- endfor %}
+{%- set segments = tessera.segment_catalog() %}
 
 with definitions as (
 
