@@ -75,6 +75,7 @@ def demo(
     generate(out=landing, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=DEMO_SEED)
     typer.echo("")
     summary = _run(DEMO_WAREHOUSE, landing, verbose)
+    succeeded = False
     if summary.succeeded:
         from .identity_evaluation import evaluate_identity as score
 
@@ -83,6 +84,7 @@ def demo(
         warehouse = DEMO_WAREHOUSE.relative_to(settings.PROJECT_DIR)
         typer.echo("")
         _report_segments(DEMO_WAREHOUSE, chart=None)
+        succeeded = _demo_saas_syncs()
         typer.echo(
             "\nWhere to look next:\n"
             '  the customers:  .venv/bin/tessera query --demo "select * from marts.customer_profiles limit 10"\n'
@@ -95,7 +97,21 @@ def demo(
             f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
             f"  the pipeline:   TESSERA_WAREHOUSE={warehouse} .venv/bin/dagster dev -m orchestration.definitions"
         )
-    raise typer.Exit(0 if summary.succeeded else 1)
+    raise typer.Exit(0 if summary.succeeded and succeeded else 1)
+
+
+def _demo_saas_syncs() -> bool:
+    """The demo segments synced to local stand-ins of the SaaS tools; True when every sync succeeded."""
+    from reverse_etl.demo import DEMO_SYNCS, sync_to_stand_ins
+
+    typer.echo(
+        f"\nSyncs to local stand-ins of HubSpot, Salesforce, Klaviyo, Mailchimp, Braze, Meta and Google Ads "
+        f"({DEMO_SYNCS.relative_to(settings.PROJECT_DIR)}/):"
+    )
+    report = sync_to_stand_ins(DEMO_WAREHOUSE)
+    for sync in report:
+        typer.echo(sync.render())
+    return all(sync.result.status == "succeeded" for sync in report)
 
 
 @app.command()
@@ -194,6 +210,8 @@ def sync(
         )
         if result.error:
             typer.echo(f"    error: {result.error}")
+        for reason, count in result.reasons.most_common(5):
+            typer.echo(f"    rejected {count:,}: {reason}")
         if dry_run:
             for planned in [p for p in result.plan if p.operation][:5]:
                 fields = json.dumps(planned.change.fields, default=str, ensure_ascii=False)

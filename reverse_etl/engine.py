@@ -6,8 +6,11 @@ For one sync, a run:
 2. keeps only rows whose `consent_<purpose>` is true and that are not suppressed: the others are never sent, and
    a customer who loses consent, is suppressed or erased counts as removed, so leaves the destination;
 3. plans, against `reverse_etl.sync_state`: rows added, changed (over the mapped fields only) and removed, and
-   the operation each gets in the sync's mode (MODE_OPERATIONS); a full resync re-sends every current row;
-4. sends removals, then the rest, in batches of the destination's size, and after each acknowledged batch
+   the operation each gets in the sync's mode (MODE_OPERATIONS); a full resync re-sends every current row, and
+   in mirror mode to a destination that can replace its whole content (Meta's `usersreplace`) sends every
+   current row as one `replace`, which drops the removed rows without a delete each;
+4. rejects, without a call, rows the destination cannot take at all (`unsendable`: no email for an email tool);
+   sends removals, then the rest, in batches of the destination's size, and after each acknowledged batch
    records in one transaction the rows' results and the new acknowledged state.
 
 Rows a destination rejects leave no state, so every later run sends them again until they succeed. A crash
@@ -22,7 +25,7 @@ import itertools
 import json
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,6 +78,7 @@ class SyncResult:
     error: str | None = None
     plan: list[PlannedChange] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)  # why rows were rejected, by message
 
 
 def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
@@ -130,9 +134,10 @@ def _run_one(
     try:
         acknowledged = read_acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
         rows, result.not_eligible = _eligible_rows(cursor, sync)
-        result.plan = _plan(sync, rows, acknowledged, full)
-        result.planned = sum(1 for planned in result.plan if planned.operation)
         destination = DESTINATIONS[sync.destination_type](sync, workdir)
+        replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
+        result.plan = _plan(sync, rows, acknowledged, full, replace)
+        result.planned = sum(1 for planned in result.plan if planned.operation)
         if dry_run:
             for planned in result.plan:
                 if planned.operation and (problems := destination.validate(planned.operation, planned.change)):
@@ -188,9 +193,13 @@ def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> t
 
 
 def _plan(
-    sync: SyncDefinition, rows: list[dict[str, Any]], acknowledged: dict[str, Acknowledged], full: bool
+    sync: SyncDefinition,
+    rows: list[dict[str, Any]],
+    acknowledged: dict[str, Acknowledged],
+    full: bool,
+    replace: bool = False,
 ) -> list[PlannedChange]:
-    on_added, on_changed, on_removed = MODE_OPERATIONS[sync.mode]
+    on_added, on_changed, on_removed = ("replace", "replace", None) if replace else MODE_OPERATIONS[sync.mode]
     plan: list[PlannedChange] = []
     current: set[str] = set()
     for row in rows:
@@ -224,25 +233,40 @@ def _send(
     result: SyncResult,
     progress: Callable[[str, int, int], None] | None,
 ) -> None:
-    skipped = [planned for planned in result.plan if planned.operation is None]
-    if skipped:  # nothing to send in this mode: the state moves on so they are not planned again
-        state.record_batch(run_id, sync.name, [], {p.change.record_key: _state_after(p) for p in skipped})
-        result.skipped = len(skipped)
     to_send = [planned for planned in result.plan if planned.operation]
+    unsendable = {
+        planned.change.record_key: why
+        for planned in to_send
+        if (why := destination.unsendable(planned.operation, planned.change))
+    }
+    if unsendable:  # rejected without a call, and tried again next run like any rejected row
+        outcomes = [RowOutcome(p.change.record_key, p.operation, "rejected", unsendable[p.change.record_key])
+                    for p in to_send if p.change.record_key in unsendable]  # fmt: skip
+        state.record_batch(run_id, sync.name, outcomes, {})
+        result.rejected += len(outcomes)
+        result.reasons.update(outcome.error for outcome in outcomes)
+        to_send = [planned for planned in to_send if planned.change.record_key not in unsendable]
+    replacing = any(planned.operation == "replace" for planned in result.plan)
+    if replacing and not any(planned.operation == "replace" for planned in to_send):
+        for planned in result.plan:  # nothing to replace the content with: remove the dropped rows one by one
+            if planned.operation is None and planned.fields_hash is None:
+                planned.operation = "delete"
+                to_send.append(planned)
     ordered = sorted(to_send, key=lambda planned: planned.operation not in REMOVALS)
     done = 0
     for operation in dict.fromkeys(planned.operation for planned in ordered):
         of_operation = [planned for planned in ordered if planned.operation == operation]
-        batches = [
-            of_operation[i : i + destination.batch_size] for i in range(0, len(of_operation), destination.batch_size)
-        ]
-        # At most `max_concurrency` batches in flight (the rate limiter still paces them), each recorded, in
+        size = destination.batch_size_for(operation)
+        batches = [of_operation[i : i + size] for i in range(0, len(of_operation), size)]
+        destination.begin(operation, len(of_operation))
+        # At most `concurrency` batches in flight (the rate limiter still paces them), each recorded, in
         # order, as soon as it is acknowledged: a crash re-sends at most the batches in flight.
-        with ThreadPoolExecutor(destination.max_concurrency, thread_name_prefix=f"{sync.name}-send") as senders:
+        concurrency = destination.concurrency_for(operation)
+        with ThreadPoolExecutor(concurrency, thread_name_prefix=f"{sync.name}-send") as senders:
             pending = iter(batches)
             in_flight: deque = deque()
             try:
-                for batch in itertools.islice(pending, destination.max_concurrency):
+                for batch in itertools.islice(pending, concurrency):
                     in_flight.append((batch, senders.submit(destination.send, operation, [p.change for p in batch])))
                 while in_flight:
                     batch, future = in_flight.popleft()
@@ -256,6 +280,10 @@ def _send(
             except BaseException:
                 senders.shutdown(cancel_futures=True)
                 raise
+    skipped = [planned for planned in result.plan if planned.operation is None]
+    if skipped:  # nothing to send for these (in this mode, or dropped by a replace): the state moves on
+        state.record_batch(run_id, sync.name, [], {p.change.record_key: _state_after(p) for p in skipped})
+        result.skipped = len(skipped)
 
 
 def _record(
@@ -277,6 +305,7 @@ def _record(
         else:
             error = answer.error if answer else "the destination did not answer for this row"
             outcomes.append(RowOutcome(planned.change.record_key, operation, "rejected", error))
+            result.reasons[error] += 1
     state.record_batch(run_id, sync.name, outcomes, now_acknowledged)
     result.sent += len(batch)
     result.accepted += len(now_acknowledged)

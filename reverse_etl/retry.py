@@ -41,11 +41,13 @@ class RetryPolicy:
         self,
         send: Callable[[], httpx.Response],
         *,
+        transient: Callable[[httpx.Response], bool] | None = None,
         hint: Callable[[httpx.Response], float | None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> httpx.Response:
         """`send()` until it answers with something other than a retryable status; that answer is returned.
-        Raises DestinationUnavailable when every attempt failed."""
+        `transient` recognises a vendor's own way of saying "later" (Meta's throttling codes on an HTTP 400), `hint`
+        its own wait (when there is no Retry-After). Raises DestinationUnavailable when every attempt failed."""
         last = "no attempt made"
         for attempt in range(self.attempts):
             try:
@@ -54,7 +56,7 @@ class RetryPolicy:
                 last = f"{type(error).__name__}"
                 retry_after = None
             else:
-                if response.status_code not in RETRYABLE_STATUS:
+                if response.status_code not in RETRYABLE_STATUS and not (transient and transient(response)):
                     return response
                 last = f"HTTP {response.status_code}"
                 retry_after = retry_after_seconds(response)

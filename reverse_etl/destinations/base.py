@@ -4,6 +4,7 @@ A destination declares, from its vendor's documentation: the modes it supports, 
 and concurrency. It implements `send_batch` (one API call for one batch of one operation) and says per row what
 the destination answered. The engine does the rest: change capture, batching, state, retries of rejected rows.
 
+- A row that cannot be sent at all (`unsendable`: no email for an email tool) is rejected without a call.
 - A row the destination refuses (a 4xx about that row) comes back `rejected` with the vendor's message; the
   message must never carry personal data (destinations pass the vendor's error code and field names, not values).
 - A whole batch refused at once (`BatchRejected`, an all-or-nothing API) is split in halves, and again, until
@@ -14,6 +15,7 @@ the destination answered. The engine does the rest: change capture, batching, st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,9 @@ import httpx
 from ..definitions import SyncDefinition
 from ..retry import DestinationUnavailable, RetryPolicy, TokenBucket
 
-# Operations the engine asks for: upsert/insert/update/delete rows, or add/remove audience members.
-OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove")
+# Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, or replace the
+# destination's whole content with the rows sent (mirror mode, full resync, where `replaces`).
+OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class RowAnswer:
     error: str | None = None
 
 
+def json_body(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it has none."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 class BatchRejected(Exception):
     """The destination refused the whole batch for a reason that lies in some of its rows."""
 
@@ -52,7 +63,16 @@ class Destination:
 
     type_name: ClassVar[str]
     modes: ClassVar[tuple[str, ...]]
-    batch_size: ClassVar[int] = 100
+    batch_size: ClassVar[int] = 100  # the vendor's limit per call; a sync's `batch_size` setting may lower it
+    operation_batch_sizes: ClassVar[dict[str, int]] = {}  # where one operation's call takes fewer rows
+    default_base_url: ClassVar[str | None] = None
+    replaces: ClassVar[bool] = False  # can replace its whole content in one session (operation `replace`)
+    # For `call`: how messages name the vendor and its credential, and what to do when it is refused.
+    vendor: ClassVar[str] = ""
+    credential: ClassVar[str] = "token"
+    credential_remedy: ClassVar[str] = "check it"
+    refused_statuses: ClassVar[tuple[int, ...]] = (401, 403)
+    client: httpx.Client
     max_concurrency: ClassVar[int] = 1  # batches in flight at once
     requests_per_second: ClassVar[float | None] = None
     burst: ClassVar[int] = 1
@@ -65,14 +85,48 @@ class Destination:
         rate = sync.settings.get("requests_per_second", self.requests_per_second)
         self.bucket = TokenBucket(float(rate), int(sync.settings.get("burst", self.burst))) if rate else None
         self.max_concurrency = int(sync.settings.get("max_concurrency", self.max_concurrency))
+        self.batch_size = min(int(sync.settings.get("batch_size", self.batch_size)), type(self).batch_size)
         self.retry_policy = RetryPolicy(
             attempts=int(sync.settings.get("retry_attempts", self.retry_policy.attempts)),
             base_seconds=float(sync.settings.get("retry_base_seconds", self.retry_policy.base_seconds)),
         )
 
+    def begin(self, operation: str, rows: int) -> None:
+        """Called before the batches of one operation are sent: `rows` of them in all (a replace session's size)."""
+
+    def concurrency_for(self, operation: str) -> int:
+        return self.max_concurrency
+
+    def batch_size_for(self, operation: str) -> int:
+        return min(self.batch_size, self.operation_batch_sizes.get(operation, self.batch_size))
+
+    def http_client(self, headers: dict[str, str]) -> httpx.Client:
+        """A client for the vendor's API at the sync's `base_url` (the vendor's by default; a stand-in's in tests
+        and the demo), with the sync's `timeout_seconds`."""
+        base_url = self.sync.setting("base_url", self.default_base_url)
+        if not base_url:
+            raise ValueError(f"sync {self.sync.name}: destination.base_url is required")
+        timeout = float(self.sync.setting("timeout_seconds", 30))
+        return httpx.Client(base_url=str(base_url).rstrip("/"), headers=headers, timeout=timeout)
+
+    def transient(self, response: httpx.Response) -> bool:
+        """Whether an answer outside 429/5xx still means "try again later" (a vendor's throttling code)."""
+        return False
+
+    def retry_hint(self, response: httpx.Response) -> float | None:
+        """Seconds the vendor asks to wait, when it says so other than with Retry-After."""
+        return None
+
+    def unsendable(self, operation: str, change: Change) -> str | None:
+        """Why this row cannot be sent at all (no identifier the vendor keys on), or None. The engine rejects
+        such rows without a call, and tries them again next run."""
+        return None
+
     def validate(self, operation: str, change: Change) -> list[str]:
-        """Problems with one row's payload, found without sending it (dry runs show them)."""
-        return []
+        """Problems with one row's payload, found without sending it (dry runs show them): at least
+        `unsendable`'s; destinations add the formats their vendor would refuse."""
+        why = self.unsendable(operation, change)
+        return [why] if why else []
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         raise NotImplementedError
@@ -87,19 +141,52 @@ class Destination:
             middle = len(changes) // 2
             return self.send(operation, changes[:middle]) + self.send(operation, changes[middle:])
 
-    def request(self, send: Callable[[], httpx.Response], refused: str, remedy: str) -> httpx.Response:
+    def request(
+        self,
+        send: Callable[[], httpx.Response],
+        refused: str,
+        remedy: str,
+        refused_statuses: tuple[int, ...] = (401, 403),
+    ) -> httpx.Response:
         """One HTTP call the shared way: a token from the rate limiter before every attempt, the retry policy
-        around it, and a refused credential (401, 403) stopping the sync as `<refused> (HTTP n): <remedy>`."""
+        around it, and a refused credential (401, 403, or the vendor's `refused_statuses`) stopping the sync as
+        `<refused> (HTTP n): <remedy>`."""
 
         def attempt() -> httpx.Response:
             if self.bucket:
                 self.bucket.take()
             return send()
 
-        response = self.retry_policy.call(attempt)
-        if response.status_code in (401, 403):
+        response = self.retry_policy.call(attempt, transient=self.transient, hint=self.retry_hint)
+        if response.status_code in refused_statuses:
             raise DestinationUnavailable(f"{refused} (HTTP {response.status_code}): {remedy}")
         return response
 
+    def call(self, method: str, path: str, payload: Any = None, params: dict[str, str] | None = None) -> Any:
+        """A JSON call to the vendor's API through `request`: its decoded answer, or BatchRejected naming the
+        HTTP status and the vendor's error code (`error_code`)."""
+        response = self.call_raw(method, path, payload, params)
+        if response.status_code >= 400:
+            raise BatchRejected(f"{self.vendor} HTTP {response.status_code} {self.error_code(response)}".rstrip())
+        return response.json() if response.content else {}
+
+    def call_raw(
+        self, method: str, path: str, payload: Any = None, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        content = None if payload is None else json.dumps(payload, default=str).encode()
+        return self.request(
+            lambda: self.client.request(method, path, content=content, params=params),
+            refused=f"{self.vendor} refused the {self.credential}",
+            remedy=self.credential_remedy,
+            refused_statuses=self.refused_statuses,
+        )
+
+    def error_code(self, response: httpx.Response) -> str:
+        """The vendor's error code(s) in an error answer, never its message (which can quote the values sent).
+        May raise DestinationUnavailable for an error no batch split can cure (an exhausted allowance)."""
+        return ""
+
     def close(self) -> None:
         """Releases connections; a run calls it once, whatever happened."""
+        if client := getattr(self, "client", None):
+            client.close()

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .base import BatchRejected, Change, Destination, RowAnswer
+from .base import Change, Destination, RowAnswer, json_body
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -34,23 +34,23 @@ class HubSpotDestination(Destination):
     max_concurrency: ClassVar[int] = 4
     requests_per_second: ClassVar[float] = 18.5
     burst: ClassVar[int] = 5
+    default_base_url: ClassVar[str] = "https://api.hubapi.com"
+    vendor: ClassVar[str] = "HubSpot"
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
-        self.base_url = str(sync.setting("base_url", "https://api.hubapi.com")).rstrip("/")
         self.list_id = sync.setting("list_id")
         if sync.mode == "audience" and not self.list_id:
             raise ValueError(f"sync {sync.name}: destination.list_id is required in audience mode")
         token = sync.setting("token")
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=float(sync.setting("timeout_seconds", 30)),
-        )
+        self.client = self.http_client({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+
+    def unsendable(self, operation: str, change: Change) -> str | None:
+        return None if change.fields.get("email") else "email is missing (HubSpot contacts are keyed by it)"
 
     def validate(self, operation: str, change: Change) -> list[str]:
         email = change.fields.get("email")
-        return [] if isinstance(email, str) and EMAIL.match(email) else ["email is missing or not an address"]
+        return super().validate(operation, change) or ([] if EMAIL.match(str(email)) else ["email is not an address"])
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         if operation == "remove":
@@ -70,7 +70,7 @@ class HubSpotDestination(Destination):
             }
             for change in changes
         ]
-        body = self._call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
+        body = self.call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
         failed: dict[str, str] = {}
         for error in body.get("errors", []):
             reason = f"{error.get('category', 'ERROR')}" + (
@@ -94,7 +94,7 @@ class HubSpotDestination(Destination):
 
     def _remove(self, changes: list[Change]) -> list[RowAnswer]:
         inputs = [{"id": str(change.fields["email"])} for change in changes]
-        body = self._call(
+        body = self.call(
             "POST",
             "/crm/v3/objects/contacts/batch/read",
             {"idProperty": "email", "inputs": inputs, "properties": ["email"], "propertiesWithHistory": []},
@@ -105,29 +105,11 @@ class HubSpotDestination(Destination):
 
     def _membership(self, action: str, record_ids: list[str]) -> None:
         if record_ids:
-            self._call("PUT", f"/crm/v3/lists/{self.list_id}/memberships/{action}", record_ids)
+            self.call("PUT", f"/crm/v3/lists/{self.list_id}/memberships/{action}", record_ids)
 
-    def _call(self, method: str, path: str, payload: Any) -> dict[str, Any]:
-        response = self.request(
-            lambda: self.client.request(method, path, json=payload),
-            refused="HubSpot refused the token",
-            remedy="check it",
-        )
-        if response.status_code >= 400:
-            category = _json(response).get("category", "ERROR")
-            raise BatchRejected(f"HubSpot HTTP {response.status_code} {category}")
-        return _json(response)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    def error_code(self, response: httpx.Response) -> str:
+        body = json_body(response)
+        return str(body.get("category", "ERROR")) if isinstance(body, dict) else "ERROR"
 
 
 def _text(value: Any) -> str:

@@ -61,6 +61,3 @@ class WebhookDestination(Destination):
         if response.content and response.headers.get("content-type", "").startswith("application/json"):
             rejected = {str(item["key"]): str(item.get("error")) for item in response.json().get("rejected", [])}
         return [RowAnswer(c.record_key, c.record_key not in rejected, rejected.get(c.record_key)) for c in changes]
-
-    def close(self) -> None:
-        self.client.close()

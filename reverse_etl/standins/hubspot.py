@@ -14,27 +14,14 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest
-from openapi_core.validation.request.validators import V30RequestBodyValidator, V30RequestParametersValidator
+from .base import Reply, StandIn, openapi, openapi_problem
 
-from .base import Reply, StandIn
-
-SPECS = Path(__file__).parent / "specs" / "hubspot"
 BATCH_LIMIT = 100
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MEMBERSHIP = re.compile(r"^/crm/v3/lists/(?P<list_id>[^/]+)/memberships/(?P<action>add|remove)$")
-_SPEC_APPS: dict[str, OpenAPI] = {}
-
-
-def _spec(name: str) -> OpenAPI:
-    if name not in _SPEC_APPS:
-        _SPEC_APPS[name] = OpenAPI.from_file_path(str(SPECS / name))
-    return _SPEC_APPS[name]
 
 
 class HubSpotStandIn(StandIn):
@@ -58,7 +45,7 @@ class HubSpotStandIn(StandIn):
     def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
         route = urlsplit(path).path
         spec = "lists-v3.json" if route.startswith("/crm/v3/lists") else "contacts-v3.json"
-        problem = _invalid(spec, method, path, headers, raw)
+        problem = openapi_problem(openapi("hubspot", spec), "https://api.hubapi.com", method, path, headers, raw)
         if problem:
             return Reply(400, _error(f"Invalid input JSON: {problem}", "VALIDATION_ERROR"))
         body = json.loads(raw) if raw else None
@@ -119,28 +106,13 @@ class HubSpotStandIn(StandIn):
         members.difference_update(present)
         return Reply(200, {"recordsIdsAdded": [], "recordIdsRemoved": present, "recordIdsMissing": missing})
 
+    def received(self) -> str:
+        lists = ", ".join(f"list {key}: {len(members):,} members" for key, members in self.lists.items())
+        return f"{len(self.contacts):,} contacts" + (f"; {lists}" if lists else "")
+
     def list_members(self, list_id: str) -> set[str]:
         """The emails of a list's members."""
         return {self.contacts[cid]["properties"]["email"] for cid in self.lists.get(list_id, set())}
-
-
-def _invalid(spec: str, method: str, path: str, headers: dict[str, str], raw: bytes) -> str | None:
-    """Why the request does not conform to HubSpot's spec (body and parameters), or None."""
-    parts = urlsplit(path)
-    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
-    request = MockRequest(
-        "https://api.hubapi.com", method.lower(), parts.path, args=query, data=raw,
-        content_type=headers.get("content-type", "application/json").split(";")[0],
-    )  # fmt: skip
-    # Body and parameters, as HubSpot checks them; not security (the stand-in checks the Bearer token itself).
-    app = _spec(spec)
-    for validator in (V30RequestParametersValidator(app.spec), V30RequestBodyValidator(app.spec)):
-        try:
-            validator.validate(request)
-        except Exception as error:  # openapi-core's validation errors: report them, as HubSpot does
-            cause = error.__cause__ or error
-            return f"{type(error).__name__}: {cause}"[:300]
-    return None
 
 
 def _error(message: str, category: str, **extra: str) -> dict[str, Any]:

@@ -1,0 +1,127 @@
+"""Mailchimp: audience members subscribed and updated in batches, tags as audiences, archived on removal.
+
+From the Mailchimp Marketing API reference:
+- `POST /3.0/lists/{list_id}` (batch subscribe or update) takes 500 members, `update_existing: true` makes it an
+  upsert; members it could not take come back in `errors[]` by `email_address`, with an `error_code`;
+- audience mode keeps a tag, a static segment of the list (found by name, created when missing): members are
+  upserted then added with `POST /3.0/lists/{list_id}/segments/{id}` (`members_to_add`, 500 at a time), and
+  leave it with `members_to_remove`;
+- mirror mode archives a removed member: `DELETE /3.0/lists/{list_id}/members/{subscriber_hash}`, the MD5 of the
+  lowercased address (reverse_etl.hashing);
+- HTTP Basic auth with the API key as password; the data centre is the key's suffix (`...-us21` ->
+  https://us21.api.mailchimp.com); at most 10 simultaneous connections, so at most 4 batches in flight here.
+
+Settings: `api_key` ({env: ...}), `list_id`, `tag` (audience mode), `status` (of subscribed rows: `subscribed`,
+the rows carry the consent), `base_url`. The mapping must have `email`; other fields are merge fields (FNAME,
+LNAME, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from ..hashing import mailchimp_subscriber_hash
+from .base import Change, Destination, RowAnswer, json_body
+
+
+class MailchimpDestination(Destination):
+    type_name: ClassVar[str] = "mailchimp"
+    modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
+    batch_size: ClassVar[int] = 500
+    max_concurrency: ClassVar[int] = 4
+    requests_per_second: ClassVar[float] = 10.0
+    burst: ClassVar[int] = 4
+    vendor: ClassVar[str] = "Mailchimp"
+    credential: ClassVar[str] = "API key"
+    credential_remedy: ClassVar[str] = "check it, and that base_url is its data centre"
+
+    def __init__(self, sync, workdir: Path) -> None:
+        super().__init__(sync, workdir)
+        self.list_id = sync.setting("list_id")
+        self.tag = sync.setting("tag")
+        if not self.list_id or (sync.mode == "audience" and not self.tag):
+            raise ValueError(f"sync {sync.name}: destination.list_id (and, in audience mode, destination.tag) "
+                             "are required")  # fmt: skip
+        if "email" not in {mapping.target for mapping in sync.mapping}:
+            raise ValueError(f"sync {sync.name}: the mapping needs `email`")
+        api_key = str(sync.setting("api_key"))
+        self.default_base_url = f"https://{api_key.rpartition('-')[2]}.api.mailchimp.com"
+        self.status = str(sync.setting("status", "subscribed"))
+        credentials = base64.b64encode(f"tessera:{api_key}".encode()).decode()
+        self.client = self.http_client({"Authorization": f"Basic {credentials}", "Content-Type": "application/json"})
+        self._segment_id: int | None = None
+
+    def unsendable(self, operation: str, change: Change) -> str | None:
+        return None if change.fields.get("email") else "email is missing (Mailchimp members are keyed by it)"
+
+    def validate(self, operation: str, change: Change) -> list[str]:
+        email = change.fields.get("email")
+        return super().validate(operation, change) or ([] if "@" in str(email) else ["email is not an address"])
+
+    def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
+        if operation == "delete":
+            return [self._archive(change) for change in changes]
+        if operation == "remove":
+            emails = [str(change.fields["email"]).strip().lower() for change in changes]
+            self.call("POST", f"/3.0/lists/{self.list_id}/segments/{self.segment_id()}", {"members_to_remove": emails})
+            return [RowAnswer(change.record_key, True) for change in changes]
+        members = [
+            {
+                "email_address": str(change.fields["email"]).strip(),
+                "status": self.status,
+                "merge_fields": {
+                    name.upper(): _merge_value(value)
+                    for name, value in change.fields.items()
+                    if name != "email" and value is not None
+                },
+            }
+            for change in changes
+        ]
+        body = self.call("POST", f"/3.0/lists/{self.list_id}", {"members": members, "update_existing": True})
+        failed = {str(error["email_address"]).strip().lower(): str(error.get("error_code") or "ERROR")
+                  for error in body.get("errors", [])}  # fmt: skip
+        answers = [
+            RowAnswer(change.record_key, False, f"Mailchimp {failed[email]}")
+            if (email := str(change.fields["email"]).strip().lower()) in failed
+            else RowAnswer(change.record_key, True)
+            for change in changes
+        ]
+        if operation == "add":
+            accepted = [
+                str(c.fields["email"]).strip().lower() for c, a in zip(changes, answers, strict=True) if a.accepted
+            ]
+            if accepted:
+                self.call(
+                    "POST", f"/3.0/lists/{self.list_id}/segments/{self.segment_id()}", {"members_to_add": accepted}
+                )
+        return answers
+
+    def segment_id(self) -> int:
+        """The tag's static segment, created the first time."""
+        if self._segment_id is None:
+            found = self.call("GET", f"/3.0/lists/{self.list_id}/segments?type=static&count=1000")
+            match = [segment["id"] for segment in found.get("segments", []) if segment["name"] == self.tag]
+            self._segment_id = match[0] if match else self.call(
+                "POST", f"/3.0/lists/{self.list_id}/segments", {"name": self.tag, "static_segment": []}
+            )["id"]  # fmt: skip
+        return self._segment_id
+
+    def _archive(self, change: Change) -> RowAnswer:
+        member = mailchimp_subscriber_hash(str(change.fields["email"]))
+        response = self.call_raw("DELETE", f"/3.0/lists/{self.list_id}/members/{member}")
+        if response.status_code in (204, 404):  # archived now, or not there to archive
+            return RowAnswer(change.record_key, True)
+        return RowAnswer(change.record_key, False, f"Mailchimp HTTP {response.status_code} {self.error_code(response)}")
+
+    def error_code(self, response: httpx.Response) -> str:
+        """Mailchimp's error title (`Invalid Resource`); its `detail` can quote values, so it stays out."""
+        body = json_body(response)
+        return str(body.get("title", "")) if isinstance(body, dict) else ""
+
+
+def _merge_value(value: Any) -> str | int | float:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
