@@ -146,3 +146,28 @@ def test_query_prints_a_mart_and_names_a_bad_query(first_run) -> None:
     assert "customers" in result.stdout
     bad = tessera("query", "select * from marts.no_such_table", warehouse=warehouse, landing=landing)
     assert bad.returncode != 0 and "no_such_table" in bad.stderr
+
+
+def test_the_demo_segments_reach_every_saas_stand_in(first_run, tmp_path: Path) -> None:
+    """What `tessera demo` does after the pipeline: the syncs of reverse_etl/syncs/demo_saas/ against every
+    stand-in, each holding what the activation models say it should."""
+    from reverse_etl.demo import STAND_INS, running_stand_ins, sync_to_stand_ins
+
+    _, built, _, _ = first_run
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy(built, warehouse)
+    report = sync_to_stand_ins(warehouse)
+    assert {sync.stand_in for sync in report} == set(STAND_INS)
+    for sync in report:
+        assert sync.result.status == "succeeded", sync.render()
+        assert sync.result.accepted > 0 or sync.result.planned == 0, sync.render()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        contactable = con.execute(
+            "select count(distinct lower(email)) from activation.sync_customers "
+            "where consent_email_marketing and not is_suppressed and email is not null"
+        ).fetchone()[0]
+    [hubspot] = [sync for sync in report if sync.result.name == "customers_to_hubspot"]
+    assert hubspot.received == f"{contactable:,} contacts"
+    with running_stand_ins() as stand_ins:
+        assert os.environ["TESSERA_DEMO_HUBSPOT_URL"] == stand_ins["hubspot"].url
+    assert "TESSERA_DEMO_HUBSPOT_URL" not in os.environ, "the demo's variables do not outlive it"

@@ -1,0 +1,88 @@
+"""The demo's SaaS syncs: every stand-in started on 127.0.0.1, the syncs of `syncs/demo_saas/` run against
+them, and what each stand-in received reported. `tessera demo` calls it after the pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .definitions import SYNCS_DIR
+from .engine import SyncResult, load_syncs, run_syncs
+from .standins.base import StandIn
+from .standins.braze import BrazeStandIn
+from .standins.google_ads import GoogleAdsStandIn
+from .standins.hubspot import HubSpotStandIn
+from .standins.klaviyo import KlaviyoStandIn
+from .standins.mailchimp import MailchimpStandIn
+from .standins.meta import MetaStandIn
+from .standins.salesforce import SalesforceStandIn
+
+DEMO_SYNCS = SYNCS_DIR / "demo_saas"
+ENV_PREFIX = "TESSERA_DEMO_"
+STAND_INS: dict[str, type[StandIn]] = {
+    "hubspot": HubSpotStandIn,
+    "salesforce": SalesforceStandIn,
+    "klaviyo": KlaviyoStandIn,
+    "mailchimp": MailchimpStandIn,
+    "braze": BrazeStandIn,
+    "meta": MetaStandIn,
+    "google_ads": GoogleAdsStandIn,
+}
+# sync destination type -> stand-in
+SERVES = {"meta_custom_audience": "meta", "google_ads_customer_match": "google_ads"}
+
+
+@dataclass
+class DemoSync:
+    result: SyncResult
+    stand_in: str
+    requests: int
+    throttled: int
+    received: str
+
+    def render(self) -> str:
+        counts = f"{self.result.sent:,} sent, {self.result.accepted:,} accepted, {self.result.rejected:,} rejected"
+        status = self.result.status + (f" ({self.result.error})" if self.result.error else "")
+        reasons = "".join(f"\n      rejected {n:,}: {why}" for why, n in self.result.reasons.most_common(3))
+        return (
+            f"  {self.result.name} -> {self.stand_in}: {status}; {counts}{reasons}\n"
+            f"      {self.stand_in} received {self.requests} request(s), {self.throttled} answered as throttled; "
+            f"it holds {self.received}"
+        )
+
+
+@contextmanager
+def running_stand_ins() -> Iterator[dict[str, StandIn]]:
+    """Every stand-in, started, with the TESSERA_DEMO_<NAME>_URL/_TOKEN variables the demo syncs read."""
+    with ExitStack() as stack:
+        stand_ins = {name: stack.enter_context(cls()) for name, cls in STAND_INS.items()}
+        variables = {}
+        for name, stand_in in stand_ins.items():
+            variables.update(stand_in.environment(f"{ENV_PREFIX}{name.upper()}"))
+        before = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield stand_ins
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def sync_to_stand_ins(warehouse: Path, folder: Path = DEMO_SYNCS) -> list[DemoSync]:
+    syncs = load_syncs(folder)
+    with running_stand_ins() as stand_ins:
+        results = run_syncs(warehouse, syncs)
+        report = []
+        for sync, result in zip(syncs, results, strict=True):
+            name = SERVES.get(sync.destination_type, sync.destination_type)
+            stand_in = stand_ins[name]
+            report.append(
+                DemoSync(result, name, len(stand_in.requests), stand_in.rejected_for_rate, stand_in.received())
+            )
+        return report
