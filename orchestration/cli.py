@@ -115,6 +115,46 @@ def _demo_saas_syncs() -> bool:
 
 
 @app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="The port of the Dagster UI.")] = 3000,
+    demo: Annotated[bool, typer.Option("--demo", help="Point it at the demo's warehouse and landing folder.")] = False,
+) -> None:
+    """Start the Dagster UI (and its daemon: schedules and sensors) on the project, at http://127.0.0.1:PORT."""
+    import os
+    import subprocess
+    import sys
+
+    from .instance import dagster_home
+
+    env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
+    if demo:
+        env.update({settings.WAREHOUSE_ENV: str(DEMO_WAREHOUSE), settings.LANDING_ENV: str(DEMO_DIR / "landing")})
+    typer.echo(f"Dagster UI at http://127.0.0.1:{port} (instance in {env['DAGSTER_HOME']}); Ctrl-C stops it")
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1"]
+    raise typer.Exit(subprocess.run([*command, "-p", str(port)], env=env, cwd=settings.PROJECT_DIR).returncode)
+
+
+@app.command()
+def docs(
+    port: Annotated[int, typer.Option(help="The port to serve the docs on.")] = 8080,
+    serve: Annotated[bool, typer.Option(help="Serve them after building (--no-serve: only build).")] = True,
+    demo: Annotated[bool, typer.Option("--demo", help="Document the demo's warehouse.")] = False,
+) -> None:
+    """Build the catalog (dbt docs: sources, models, columns with their PII tags, lineage, the segments and the
+    syncs' exposures) from the warehouse, then serve it at http://127.0.0.1:PORT."""
+    from .catalog import build_docs, serve_docs
+
+    warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    site = build_docs(warehouse)
+    typer.echo(f"Catalog built in {site}")
+    if serve:
+        typer.echo(f"Serving it at http://127.0.0.1:{port}; Ctrl-C stops it")
+        serve_docs(site, port)
+
+
+@app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="A SQL query, e.g. 'select * from marts.customer_profiles limit 10'.")],
     demo: Annotated[bool, typer.Option("--demo", help="Query the demo's warehouse instead.")] = False,

@@ -13,11 +13,31 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from .dbt_project import tessera_dbt_project
 from .resources import Warehouse
+from .settings import DEFAULT_OWNER
+
+# The asset groups, by layer, in the order data flows: the dbt folder (fqn after the project) decides.
+LAYERS: list[tuple[tuple[str, ...], str]] = [
+    (("staging",), "staging"),
+    (("intermediate", "identity"), "identity"),
+    (("intermediate", "segments"), "segments"),
+    (("marts", "segments"), "segments"),
+    (("segments",), "segments"),
+    (("intermediate",), "profiles"),  # traits, consent, privacy
+    (("marts",), "profiles"),  # the customer 360, consent and privacy marts
+    (("activation",), "activation"),
+]
+
+
+def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The group of a dbt model by its folder; seeds (reference data the staging models join) are staging."""
+    path = tuple(dbt_resource_props.get("fqn", [])[1:-1])
+    return next((group for prefix, group in LAYERS if path[: len(prefix)] == prefix), "staging")
 
 
 class TesseraDbtTranslator(DagsterDbtTranslator):
     """Keys are `<schema>/<model>`, so a model reads as where it lives (`staging/stg_crm__contacts`); a dbt
-    source is the loader asset that fills it (`raw/<table>`); groups are the dbt layers."""
+    source is the loader asset that fills it (`raw/<table>`); groups are the layers (LAYERS); owners are the
+    model's `meta.owner` (a segment's `meta.segment.owner`), else the data team."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -25,8 +45,12 @@ class TesseraDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["config"]["schema"] or "main", dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "dbt"
+        return layer_of(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        meta = {**dbt_resource_props.get("meta", {}), **dbt_resource_props.get("config", {}).get("meta", {})}
+        owner = meta.get("owner") or (meta.get("segment") or {}).get("owner") or DEFAULT_OWNER
+        return [owner]
 
 
 @dbt_assets(

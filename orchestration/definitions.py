@@ -1,4 +1,5 @@
-"""Tessera's Dagster definitions: the loaders, the dbt project, the syncs, and the job that runs them all.
+"""Tessera's Dagster definitions: the loaders, the dbt project, the syncs, the jobs, schedules and sensors that
+run them (automation.py), and freshness checks.
 
 Load them with `dagster dev -m orchestration.definitions`, or through `tessera run`, which runs the pipeline
 job once in-process.
@@ -14,20 +15,29 @@ prepare_dbt_project_if_needed()  # the dbt assets below are built from the manif
 
 from reverse_etl.engine import load_syncs  # noqa: E402
 
+from .automation import (  # noqa: E402
+    MART_PREFIXES,
+    daily_pipeline,
+    freshness_checks,
+    hourly_syncs,
+    new_landing_files,
+    pipeline_job,
+    syncs_job,
+)
 from .dbt import tessera_dbt_models  # noqa: E402
 from .loaders import loader_assets  # noqa: E402
 from .resources import LandingFolder, Warehouse  # noqa: E402
 from .syncs import build_sync_assets  # noqa: E402
 
-pipeline_job = dg.define_asset_job(
-    "tessera_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Load new landing files, build and test the dbt project, then run the syncs.",
-)
+marts = [key for key in tessera_dbt_models.keys if key.path[0] in MART_PREFIXES]
+*freshness, freshness_sensor = freshness_checks([key for a in loader_assets for key in a.keys], marts)
 
 defs = dg.Definitions(
     assets=[*loader_assets, tessera_dbt_models, *build_sync_assets(load_syncs())],
-    jobs=[pipeline_job],
+    asset_checks=freshness,
+    jobs=[pipeline_job, syncs_job],
+    schedules=[daily_pipeline, hourly_syncs],
+    sensors=[new_landing_files, freshness_sensor],
     resources={
         "warehouse": Warehouse(),
         "landing": LandingFolder(),

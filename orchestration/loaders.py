@@ -9,8 +9,10 @@ No `from __future__ import annotations` here: Dagster reads the asset functions'
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from .automation import retry_policy
 from .loading.warehouse import SourceLoad, ensure_raw_tables, load_source
 from .resources import LandingFolder, Warehouse
+from .settings import DEFAULT_OWNER
 from .sources import SOURCES, Source
 
 LOADERS_GROUP = "loaders"
@@ -41,6 +43,8 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=LOADERS_GROUP,
+        owners=[DEFAULT_OWNER],
+        retry_policy=retry_policy(),
         kinds={"duckdb", "python", source.format.value},
         description=f"Loads new `{source.name}/*.{source.extension}` landing files into `raw.{source.name}`. "
         f"{source.description}",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import dagster as dg
 
+from .instance import project_instance
 from .loading.warehouse import unknown_folders
 from .resources import LandingFolder, Warehouse
 from .settings import PROJECT_DIR
@@ -115,9 +116,9 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
 
     job = defs.resolve_job_def("tessera_pipeline")
     RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose):
+    with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose), project_instance() as instance:
         result = job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             resources={"warehouse": Warehouse(path=str(warehouse)), "landing": LandingFolder(path=str(landing))},
             run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}},
             raise_on_error=False,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WAREHOUSE_ENV = "TESSERA_WAREHOUSE"
+DEFAULT_OWNER = "team:data"  # the Dagster owner of assets whose definition names none
 LANDING_ENV = "TESSERA_LANDING_DIR"
 
 

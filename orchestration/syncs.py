@@ -13,7 +13,9 @@ from dagster import AssetExecutionContext
 from reverse_etl.definitions import SyncDefinition
 from reverse_etl.engine import run_syncs
 
+from .automation import retry_policy
 from .resources import Warehouse
+from .settings import DEFAULT_OWNER
 
 SYNCS_GROUP = "syncs"
 
@@ -31,6 +33,7 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
             key=key,
             deps=[dg.AssetKey(["activation", sync.model])],
             group_name=SYNCS_GROUP,
+            owners=[sync.owner or DEFAULT_OWNER],
             kinds={"python", sync.destination_type},
             description=f"Syncs activation.{sync.model} to {sync.destination_type} ({sync.mode}, consent "
             f"{sync.consent}), as defined in reverse_etl/syncs/{sync.defined_in.name}.",
@@ -39,13 +42,14 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
         for key, sync in by_key.items()
     ]
 
-    @dg.multi_asset(specs=specs, can_subset=True, name="reverse_etl_syncs")
+    @dg.multi_asset(specs=specs, can_subset=True, name="reverse_etl_syncs", retry_policy=retry_policy())
     def sync_all(context: AssetExecutionContext, warehouse: Warehouse):
         selected = [sync for key, sync in by_key.items() if key in context.selected_asset_keys]
-        failed = []
+        failed, retryable = [], False
         for result in run_syncs(warehouse.resolved_path, selected):
             if result.status == "failed":
                 failed.append(f"sync {result.name}: {result.error}")
+                retryable = retryable or result.retryable
                 continue
             yield dg.MaterializeResult(
                 asset_key=sync_asset_key(by_key[dg.AssetKey(["reverse_etl", result.name])]),
@@ -60,6 +64,8 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
                 },
             )
         if failed:
-            raise dg.Failure(description="; ".join(failed))
+            # Only a destination that was unavailable is worth another attempt (the step's retry policy); a sync
+            # that cannot run as defined fails at once.
+            raise dg.Failure(description="; ".join(failed), allow_retries=retryable)
 
     return [sync_all]

@@ -17,6 +17,7 @@ A file `reverse_etl/syncs/*.yml` lists syncs:
           full_name: {template: "{{ first_name }} {{ last_name }}"}
         consent: email_marketing               # required: rows without it are never sent
         schedule: "0 * * * *"                  # optional, cron
+        owner: crm-team@shop.example           # optional: who answers for it (an email or team:<name>)
 
 Secrets never sit in these files: a setting named like a secret (token, key, password, secret) must be written
 `{env: VARIABLE}`, and is read from the environment when the sync runs. Every mistake is reported with its file,
@@ -38,6 +39,7 @@ SYNCS_DIR = Path(__file__).parent / "syncs"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SECRET_SETTING = re.compile(r"(token|key|password|secret)", re.IGNORECASE)
+OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[\w.-]+)$")
 CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")
 _TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
@@ -102,6 +104,7 @@ class SyncDefinition:
     defined_in: Path
     where: str | None = None
     schedule: str | None = None
+    owner: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def setting(self, name: str, default: Any = None) -> Any:
@@ -166,7 +169,8 @@ class _Reader:
             self.problem(f"{where}.name", f"{name!r} is not a sync name (lowercase letters, digits and _)")
         else:
             where = f"{where} ({name})"
-        known = {"name", "model", "destination", "mode", "primary_key", "mapping", "consent", "where", "schedule"}
+        known = {"name", "model", "destination", "mode", "primary_key", "mapping", "consent", "where", "schedule",
+                 "owner"}  # fmt: skip
         if unknown := sorted(set(item) - known):
             self.problem(where, f"unknown field(s) {', '.join(unknown)}")
         model = item.get("model")
@@ -198,6 +202,9 @@ class _Reader:
         schedule = item.get("schedule")
         if schedule is not None and not (isinstance(schedule, str) and CRON.match(schedule)):
             self.problem(f"{where}.schedule", f"{schedule!r} is not a cron schedule (five fields)")
+        owner = item.get("owner")
+        if owner is not None and not (isinstance(owner, str) and OWNER.match(owner)):
+            self.problem(f"{where}.owner", f"{owner!r} is not an owner (an email address or team:<name>)")
         if len(self.problems) > before:
             return None
         return SyncDefinition(
@@ -212,6 +219,7 @@ class _Reader:
             defined_in=self.path,
             where=item.get("where"),
             schedule=schedule,
+            owner=owner,
         )
 
     def settings(self, where: str, destination: dict) -> dict[str, Any]:

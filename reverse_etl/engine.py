@@ -76,6 +76,7 @@ class SyncResult:
     not_eligible: int = 0
     seconds: float = 0.0
     error: str | None = None
+    retryable: bool = False  # failed because the destination was unavailable: a later attempt may succeed
     plan: list[PlannedChange] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)  # why rows were rejected, by message
@@ -144,7 +145,9 @@ def _run_one(
                     result.problems[planned.change.record_key] = problems
         else:
             _send(sync, destination, state, run_id, result, progress)
-    except (SyncFailed, DestinationUnavailable) as error:
+    except DestinationUnavailable as error:
+        result.status, result.error, result.retryable = "failed", str(error), True
+    except SyncFailed as error:
         result.status, result.error = "failed", str(error)
     except Exception as error:  # a destination's bug must not take the other syncs down
         result.status, result.error = "failed", f"{type(error).__name__}: {error}"

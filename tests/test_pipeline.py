@@ -171,3 +171,21 @@ def test_the_demo_segments_reach_every_saas_stand_in(first_run, tmp_path: Path) 
     with running_stand_ins() as stand_ins:
         assert os.environ["TESSERA_DEMO_HUBSPOT_URL"] == stand_ins["hubspot"].url
     assert "TESSERA_DEMO_HUBSPOT_URL" not in os.environ, "the demo's variables do not outlive it"
+
+
+def test_tessera_docs_builds_the_catalog_of_the_warehouse(first_run) -> None:
+    """The catalog: dbt docs with the warehouse's own column types, PII tags, and the syncs' exposures."""
+    import json
+
+    _, warehouse, landing, _ = first_run
+    result = tessera("docs", "--no-serve", warehouse=warehouse, landing=landing)
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = PROJECT_DIR / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    profiles = catalog["nodes"]["model.tessera.customer_profiles"]
+    assert profiles["columns"]["email"]["type"].upper() == "VARCHAR", "types read from the warehouse"
+    columns = manifest["nodes"]["model.tessera.customer_profiles"]["columns"]
+    assert columns["email"]["meta"].get("pii") is True
+    assert "exposure.tessera.vip_members_file" in manifest["exposures"]
+    assert (target / "index.html").is_file()

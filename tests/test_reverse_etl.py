@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -352,25 +351,14 @@ def test_a_file_drop_holds_exactly_the_acknowledged_rows(tmp_path: Path) -> None
     assert [path.name for path in out.parent.iterdir()] == ["people.parquet"], "no partial file left"
 
 
-POSTGRES_DSN = os.environ.get("TESSERA_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-
-
 @pytest.fixture
-def postgres() -> Iterator[str]:
+def postgres(postgres_dsn: str) -> Iterator[str]:
     import psycopg
 
-    try:
-        connection = psycopg.connect(POSTGRES_DSN, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("TESSERA_REQUIRE_SERVICES") == "1":
-            pytest.fail(
-                f"PostgreSQL is required (TESSERA_REQUIRE_SERVICES=1) but unreachable at {POSTGRES_DSN}: {error}"
-            )
-        pytest.skip(f"no PostgreSQL at {POSTGRES_DSN} (set TESSERA_TEST_POSTGRES_DSN): {error}")
-    with connection:
+    with psycopg.connect(postgres_dsn) as connection:
         connection.execute("drop schema if exists tessera_test cascade")
-    yield POSTGRES_DSN
-    with psycopg.connect(POSTGRES_DSN) as connection:
+    yield postgres_dsn
+    with psycopg.connect(postgres_dsn) as connection:
         connection.execute("drop schema if exists tessera_test cascade")
 
 
