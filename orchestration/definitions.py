@@ -26,6 +26,7 @@ from .automation import (  # noqa: E402
 )
 from .dbt import tessera_dbt_models  # noqa: E402
 from .loaders import loader_assets  # noqa: E402
+from .quality.checks import build_warehouse_checks  # noqa: E402
 from .resources import LandingFolder, Warehouse  # noqa: E402
 from .syncs import build_sync_assets  # noqa: E402
 
@@ -34,7 +35,7 @@ marts = [key for key in tessera_dbt_models.keys if key.path[0] in MART_PREFIXES]
 
 defs = dg.Definitions(
     assets=[*loader_assets, tessera_dbt_models, *build_sync_assets(load_syncs())],
-    asset_checks=freshness,
+    asset_checks=[*freshness, build_warehouse_checks(list(tessera_dbt_models.keys))],
     jobs=[pipeline_job, syncs_job],
     schedules=[daily_pipeline, hourly_syncs],
     sensors=[new_landing_files, freshness_sensor],

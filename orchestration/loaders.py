@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext
 
 from .automation import retry_policy
 from .loading.warehouse import SourceLoad, ensure_raw_tables, load_source
+from .quality.checks import check_spec, raw_validation
 from .resources import LandingFolder, Warehouse
 from .settings import DEFAULT_OWNER
 from .sources import SOURCES, Source
@@ -54,13 +55,19 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
                 asset=key,
                 description="Every landing file of this source could be loaded (none changed after loading, "
                 "none off the contract).",
-            )
+            ),
+            check_spec(
+                key,
+                "the contract's columns and types, value sets, record ids not null, timestamps in a sane range, "
+                "the share of rows quarantined",
+            ),
         ],
     )
     def load(context: AssetExecutionContext, warehouse: Warehouse, landing: LandingFolder) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             ensure_raw_tables(con, [source])
             report = load_source(con, landing.resolved_path, source)
+            validated = raw_validation(con, source)
         context.log.info(
             f"{source.name}: {len(report.loaded)} file(s) loaded, {len(report.skipped)} already loaded, "
             f"{report.rows} row(s), {report.quarantined} quarantined"
@@ -76,7 +83,8 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
                     severity=dg.AssetCheckSeverity.ERROR,
                     metadata={"refused": dg.MetadataValue.json(report.errors)},
                     description="; ".join(report.errors) or None,
-                )
+                ),
+                validated,
             ],
         )
 

@@ -57,6 +57,7 @@ class RunSummary:
     checks_failed: int = 0
     failures: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # steps skipped because something upstream failed
     seconds: float = 0.0
     log: Path | None = None
 
@@ -98,6 +99,8 @@ class RunSummary:
             lines.append(f"  warning: {warning}")
         for failure in self.failures:
             lines.append(f"  FAILED: {failure}")
+        if self.not_run:
+            lines.append(f"  not run, downstream of a failure: {', '.join(self.not_run)}")
         if self.failures and self.log:
             lines.append(f"  dbt's full log: {self.log}")
         return "\n".join(lines)
@@ -169,6 +172,10 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
             summary.checks_failed += 1
             detail = evaluation.description or _failing_rows(evaluation)
             summary.failures.append(f"{name}{f' ({detail})' if detail else ''}")
+    started = {event.step_key for event in result.all_events if event.is_step_start}
+    if summary.failures or any(event.is_step_failure for event in result.all_events):
+        steps = [node.name for node in result.job_def.nodes_in_topological_order]
+        summary.not_run = [step for step in steps if step not in started]
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error

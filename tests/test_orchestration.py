@@ -114,7 +114,8 @@ def test_the_production_instance_keeps_runs_in_postgresql(
         connection.execute("drop database if exists tessera_dagster_test")
         connection.execute("create database tessera_dagster_test")
     params = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
-    url = f"postgresql+psycopg2://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}"
+    user, host, port = params.get("user", "postgres"), params.get("host", "127.0.0.1"), params.get("port", 5432)
+    url = f"postgresql+psycopg2://{user}@{host}:{port}"
     monkeypatch.setenv("TESSERA_DAGSTER_POSTGRES_URL", f"{url}/tessera_dagster_test")
     home = tmp_path / "home"
     home.mkdir()

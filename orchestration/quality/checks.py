@@ -1,0 +1,149 @@
+"""The suites as Dagster asset checks, all blocking: a failure stops every asset downstream in the run, so data
+that breaks its contract never reaches the marts, and marts or activation models that break theirs never reach
+a destination. The reason (table, column, expectation, a few masked values) is the check's description, and
+every expectation's result is kept in the check's metadata, viewable in the Dagster UI.
+
+- Raw: `raw_validation` validates the files a loader has not yet validated under this SUITES_VERSION (its own
+  run's, and any that failed before: a broken file keeps failing the check until its rows are fixed or removed
+  from `raw.<source>` and `raw._loads`); results per file in `raw._validations`. Files are validated in groups of
+  at most `TESSERA_VALIDATION_ROWS` rows (500,000), so memory stays bounded on a first load of months.
+- Marts and activation: `warehouse_checks` validates `marts.customer_profiles`, `marts.segment_memberships` and
+  every `activation.sync_*` model after dbt built them, before the syncs.
+
+No `from __future__ import annotations` here: Dagster reads the check function's annotations as real types.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+
+from ..resources import Warehouse
+from ..sources import Source
+from .suites import SUITES_VERSION, activation_suite, profiles_suite, quarantine_suite, raw_suite, segment_sizes_suite
+from .validate import Outcome, validate
+
+CHECK_NAME = "great_expectations"
+ACTIVATION_KEYS = {"sync_customers": "customer_id", "sync_segment_members": "membership_id"}
+MART_SUITES = {"marts/customer_profiles": profiles_suite, "marts/segment_memberships": segment_sizes_suite}
+
+
+def check_spec(key: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        CHECK_NAME,
+        asset=key,
+        blocking=True,
+        description=f"Great Expectations suite {'.'.join(key.path)} (version {SUITES_VERSION}): {what}. "
+        "Blocking: a failure stops what is downstream.",
+    )
+
+
+def check_result(
+    outcomes: list[Outcome], asset_key: dg.AssetKey | None = None, rows: int | None = None
+) -> dg.AssetCheckResult:
+    """`rows`: the rows validated, when not every outcome's rows are the table's (the quarantine share)."""
+    failed = [outcome for outcome in outcomes if not outcome.passed]
+    rows = sum(outcome.rows for outcome in outcomes) if rows is None else rows
+    results = [{"suite": outcome.suite, **result} for outcome in outcomes for result in outcome.results]
+    return dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        asset_key=asset_key,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=("; ".join(outcome.describe() for outcome in failed) or f"{rows:,} rows meet the suite")[:2000],
+        metadata={
+            "suite_version": SUITES_VERSION,
+            "rows_validated": rows,
+            "expectations_failed": sum(len(outcome.failures) for outcome in outcomes),
+            "results": dg.MetadataValue.md(_table(results)),
+        },
+    )
+
+
+# Raw -----------------------------------------------------------------------------------------------------------
+def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCheckResult:
+    """Validates the source's files not yet validated (or that failed), records the outcome per file."""
+    con.execute(
+        "create table if not exists raw._validations (file varchar, suite_version varchar, passed boolean, "
+        "validated_at timestamp, primary key (file, suite_version))"
+    )
+    pending = con.execute(
+        "select l.file, l.rows from raw._loads l left join raw._validations v "
+        "on v.file = l.file and v.suite_version = ? where l.source = ? and v.passed is not true order by l.file",
+        [SUITES_VERSION, source.name],
+    ).fetchall()
+    outcomes, rows = [], 0
+    for files in _groups(pending, int(os.environ.get("TESSERA_VALIDATION_ROWS", "500000"))):
+        outcome = validate(con, raw_suite(source, files))
+        quarantine = validate(con, quarantine_suite(source, files))
+        outcomes += [outcome, quarantine]
+        rows += outcome.rows
+        now = datetime.now(UTC).replace(tzinfo=None)
+        passed = outcome.passed and quarantine.passed
+        con.executemany(
+            "insert or replace into raw._validations values (?, ?, ?, ?)",
+            [(file, SUITES_VERSION, passed, now) for file in files],
+        )
+    if not outcomes:
+        return dg.AssetCheckResult(
+            check_name=CHECK_NAME, passed=True, description="no new files to validate",
+            metadata={"suite_version": SUITES_VERSION, "rows_validated": 0},
+        )  # fmt: skip
+    return check_result(outcomes, rows=rows)
+
+
+def _groups(files: list[tuple[str, int]], max_rows: int) -> Iterator[list[str]]:
+    group, rows = [], 0
+    for name, count in files:
+        if group and rows + count > max_rows:
+            yield group
+            group, rows = [], 0
+        group.append(name)
+        rows += count
+    if group:
+        yield group
+
+
+# Marts and activation ------------------------------------------------------------------------------------------
+def build_warehouse_checks(keys: list[dg.AssetKey]) -> dg.AssetChecksDefinition:
+    """The marts' and activation models' suites, for those of `keys` (the dbt assets) that have one."""
+    checked = [key for key in keys if "/".join(key.path) in MART_SUITES or key.path[0] == "activation"]
+    specs = [check_spec(key, _what(key)) for key in checked]
+
+    @dg.multi_asset_check(specs=specs, can_subset=True, name="warehouse_quality")
+    def warehouse_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        selected = {check_key.asset_key for check_key in context.selected_asset_check_keys}
+        with duckdb.connect(str(warehouse.resolved_path), read_only=True) as con:
+            for key in (key for key in checked if key in selected):
+                suite = _suite_for(con, key)
+                yield check_result([validate(con, suite)], asset_key=key)
+
+    return warehouse_checks
+
+
+def _suite_for(con: duckdb.DuckDBPyConnection, key: dg.AssetKey):
+    name = "/".join(key.path)
+    if name in MART_SUITES:
+        return MART_SUITES[name]()
+    model = key.path[-1]
+    columns = [column[0] for column in con.execute(f"select * from activation.{model} limit 0").description]
+    return activation_suite(model, ACTIVATION_KEYS.get(model, "customer_id"), columns)
+
+
+def _what(key: dg.AssetKey) -> str:
+    return {
+        "marts/customer_profiles": "one row per customer, email syntax, E.164 phones, consent booleans not null, "
+        "no personal data on erased customers",
+        "marts/segment_memberships": "each segment's size within the allowed change from before the last build",
+    }.get("/".join(key.path), "one row per key, email syntax, E.164 phones, consent and suppression flags not null")
+
+
+def _table(results: list[dict]) -> str:
+    lines = ["| suite | expectation | column | met | unexpected |", "|---|---|---|---|---|"]
+    for r in results:
+        unexpected = "" if r.get("unexpected") is None else f"{r['unexpected']:,}"
+        lines.append(f"| {r['suite']} | {r['expectation']} | {r['column'] or ''} | {'yes' if r['success'] else 'NO'} "
+                     f"| {unexpected} |")  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Great Expectations between the warehouse and every destination: the suites catch what breaks a contract, say
+where and how without showing personal data, and a failure stops what is downstream of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.quality.checks import raw_validation
+from orchestration.quality.suites import profiles_suite, segment_sizes_suite
+from orchestration.quality.validate import validate
+from orchestration.sources import SOURCES_BY_NAME
+
+
+def test_a_value_off_its_contract_fails_the_suite_named_by_table_column_and_expectation(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw._loads (file varchar, source varchar, sha256 varchar, rows bigint, quarantined bigint, "
+            "loaded_at timestamp)"
+        )
+        con.execute(
+            "create table raw.erasure_requests as select 'r' || i as request_id, 'person' || i || '@example.org' "
+            "as email, null::varchar as phone, null::varchar as user_id, timestamp '2026-11-01' as requested_at, "
+            "case when i = 3 then 'forget' else 'erase' end as type, 'erasure_requests/a.csv' as _file, "
+            "now()::timestamp as _loaded_at, i as _line from range(5) t(i)"
+        )
+        con.execute("insert into raw._loads values ('erasure_requests/a.csv', 'erasure_requests', '', 5, 0, now())")
+        result = raw_validation(con, SOURCES_BY_NAME["erasure_requests"])
+        assert not result.passed
+        assert "raw.erasure_requests.type: expect_column_values_to_be_in_set: 1 of 5 rows, e.g. 'forget'" in (
+            result.description
+        )
+        assert "results" in result.metadata and result.metadata["rows_validated"].value == 5
+        [(passed,)] = con.execute("select passed from raw._validations").fetchall()
+        assert passed is False
+        again = raw_validation(con, SOURCES_BY_NAME["erasure_requests"])
+        assert not again.passed, "a file that failed keeps failing until its rows are fixed"
+        con.execute("update raw.erasure_requests set type = 'erase'")
+        assert raw_validation(con, SOURCES_BY_NAME["erasure_requests"]).passed
+
+
+def test_failing_personal_values_are_masked_and_erased_customers_must_be_blank(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        purposes = ", ".join(
+            f"true as consent_{p}"
+            for p in ("email_marketing", "sms_marketing", "advertising", "analytics", "personalization")
+        )
+        con.execute(
+            f"create table marts.customer_profiles as select 'cus_' || i as customer_id, "
+            f"case when i = 1 then 'jane.doe.example.org' else 'p' || i || '@example.org' end as email, "
+            f"'+3361234567' || i as phone, 'Jane' as first_name, 'Doe' as last_name, 'Paris' as city, "
+            f"'75001' as postal_code, i = 2 as is_erased, {purposes} from range(4) t(i)"
+        )
+        outcome = validate(con, profiles_suite())
+    described = outcome.describe()
+    assert not outcome.passed
+    assert "marts.customer_profiles.email: expect_column_values_to_match_regex: 1 of 4 rows" in described
+    assert "jane.doe.example.org" not in described and "j… (20 characters, personal data)" in described
+    assert "marts.customer_profiles.first_name: expect_column_values_to_be_null: 1 of 1 rows" in described
+    assert "Jane" not in described
+
+
+def test_a_segment_that_jumps_beyond_the_allowed_change_fails(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TESSERA_SEGMENT_CHANGE_MIN_SIZE", "10")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.segment_memberships as select 'vip' as segment_name, 'c' || i as customer_id "
+            "from range(40) t(i)"
+        )
+        con.execute(
+            "create table marts.segment_membership_changes as select 'vip' as segment_name, 'c' || i as customer_id, "
+            "'entered' as change, timestamp '2026-11-02' as changed_at, 'run2' as run_id from range(20, 40) t(i)"
+        )  # 20 before the last build, 40 now: +100%
+        outcome = validate(con, segment_sizes_suite())
+    assert not outcome.passed
+    assert "marts.segment_memberships.relative_change: expect_column_values_to_be_between: 1 of 1 rows" in (
+        outcome.describe()
+    )
+
+
+@pytest.mark.pipeline
+def test_a_broken_source_file_fails_its_check_and_nothing_downstream_runs(small_landing, tmp_path: Path) -> None:
+    landing, _ = small_landing
+    shutil.copytree(landing, tmp_path / "landing")
+    folder = tmp_path / "landing" / "consent_events"
+    sample = json.loads(next(folder.glob("*.jsonl")).read_text().splitlines()[0])
+    broken = [{**sample, "event_id": f"broken-{i}", "purpose": "everything"} for i in range(3)]
+    (folder / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(line) + "\n" for line in broken))
+    warehouse = tmp_path / "tessera.duckdb"
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse), TESSERA_LANDING_DIR=str(tmp_path / "landing"))
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "run"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "raw/consent_events: great_expectations" in result.stdout
+    assert "raw.consent_events.purpose: expect_column_values_to_be_in_set: 3 of" in result.stdout
+    [not_run] = [line for line in result.stdout.splitlines() if "not run, downstream of a failure:" in line]
+    assert "tessera_dbt_models" in not_run and "reverse_etl_syncs" in not_run
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schemas = {name for (name,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
+    assert "marts" not in schemas and "reverse_etl" not in schemas, "no model built, no sync run"
+
+
+def test_the_syncs_wait_for_the_blocking_checks_on_their_inputs() -> None:
+    from dagster._core.execution.api import create_execution_plan
+
+    from orchestration.definitions import defs
+
+    plan = create_execution_plan(defs.resolve_job_def("tessera_pipeline"))
+    assert "warehouse_quality" in plan.get_step_by_key("reverse_etl_syncs").get_execution_dependency_keys()
+    graph = defs.resolve_asset_graph()
+    checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == "great_expectations"}
+    assert {f"raw/{name}" for name in SOURCES_BY_NAME} | {
+        "marts/customer_profiles",
+        "marts/segment_memberships",
+        "activation/sync_customers",
+        "activation/sync_segment_members",
+    } == checked
