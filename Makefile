@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tessera demo
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium; installed here when missing (as root, from Debian's packages).
+# Without it those tests are skipped with the reason (failed instead where TESSERA_REQUIRE_SERVICES=1).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) > /dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -22,12 +22,14 @@ class DocsBuildFailed(RuntimeError):
     pass
 
 
-def build_docs(warehouse: Path) -> Path:
+def build_docs(warehouse: Path, compile_sql: bool = True) -> Path:
+    """`compile_sql=False` leaves out the compiled SQL of each model (it needs a built warehouse to compile)."""
     prepare_dbt_project_if_needed()
     env = dict(os.environ, **{settings.WAREHOUSE_ENV: str(warehouse)})
     target = settings.PROJECT_DIR / tessera_dbt_project.target_path
     command = [DBT_EXECUTABLE, "docs", "generate", "--project-dir", str(settings.PROJECT_DIR),
-               "--profiles-dir", str(settings.PROJECT_DIR), "--target-path", str(target), "--quiet"]  # fmt: skip
+               "--profiles-dir", str(settings.PROJECT_DIR), "--target-path", str(target), "--quiet",
+               *([] if compile_sql else ["--no-compile"])]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=settings.PROJECT_DIR)
     if done.returncode != 0:
         raise DocsBuildFailed(f"dbt docs generate failed:\n{(done.stdout + done.stderr)[-3000:]}")

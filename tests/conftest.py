@@ -2,6 +2,7 @@
 
 Markers:
 - `pipeline`: runs Dagster and dbt end to end (slower; deselect with `-m "not pipeline"` while iterating).
+- `browser`: drives headless Chromium through Playwright (skipped, with the reason, where Chromium is absent).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SMALL = {"customers": 400, "days": 6, "seed": 11}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pipeline: runs the whole pipeline through Dagster and dbt")
+    config.addinivalue_line("markers", "browser: drives headless Chromium (Debian's chromium) with Playwright")
 
 
 @pytest.fixture(scope="session", autouse=True)
