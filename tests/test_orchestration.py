@@ -132,3 +132,28 @@ def test_the_production_instance_keeps_runs_in_postgresql(
     with psycopg.connect(postgres_dsn.replace("dbname=test", "dbname=tessera_dagster_test")) as connection:
         [(runs,)] = connection.execute("select count(*) from runs where run_id = %s", [result.run_id]).fetchall()
     assert runs == 1
+
+
+def test_a_source_not_loaded_for_longer_than_configured_fails_its_freshness_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from orchestration.automation import freshness_checks
+
+    monkeypatch.setenv("TESSERA_SOURCE_FRESHNESS_HOURS", str(1 / 3600))  # one second
+    key = dg.AssetKey(["raw", "orders"])
+    *checks, _ = freshness_checks([key], [])
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))
+    definitions = dg.Definitions(assets=[dg.AssetSpec(key)], asset_checks=checks, jobs=[job])
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+
+        def evaluate() -> bool:
+            result = definitions.resolve_job_def("freshness").execute_in_process(instance=instance)
+            [evaluation] = result.get_asset_check_evaluations()
+            return evaluation.passed
+
+        assert evaluate(), "just loaded: fresh"
+        time.sleep(1.5)
+        assert not evaluate(), "older than configured: overdue"
