@@ -95,7 +95,8 @@ def demo(
             '                  .venv/bin/tessera query --demo "select * from reverse_etl.sync_runs"\n'
             "  the load log:   select * from raw._loads;  quarantined rows: select * from raw._quarantine\n"
             f"  the data:       {landing.relative_to(settings.PROJECT_DIR)}  (ground truth in _truth/)\n"
-            f"  the pipeline:   TESSERA_WAREHOUSE={warehouse} .venv/bin/dagster dev -m orchestration.definitions"
+            "  the pipeline:   .venv/bin/tessera ui --demo    (the Dagster UI: asset graph, checks, runs)\n"
+            "  the catalog:    .venv/bin/tessera docs --demo  (dbt docs: models, columns, PII tags, lineage)"
         )
     raise typer.Exit(0 if summary.succeeded and succeeded else 1)
 
