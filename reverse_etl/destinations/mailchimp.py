@@ -19,6 +19,7 @@ LNAME, ...).
 from __future__ import annotations
 
 import base64
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +55,7 @@ class MailchimpDestination(Destination):
         credentials = base64.b64encode(f"tessera:{api_key}".encode()).decode()
         self.client = self.http_client({"Authorization": f"Basic {credentials}", "Content-Type": "application/json"})
         self._segment_id: int | None = None
+        self._segment_lock = threading.Lock()  # batches in flight must not each create the tag
 
     def unsendable(self, operation: str, change: Change) -> str | None:
         return None if change.fields.get("email") else "email is missing (Mailchimp members are keyed by it)"
@@ -101,14 +103,15 @@ class MailchimpDestination(Destination):
         return answers
 
     def segment_id(self) -> int:
-        """The tag's static segment, created the first time."""
-        if self._segment_id is None:
-            found = self.call("GET", f"/3.0/lists/{self.list_id}/segments?type=static&count=1000")
-            match = [segment["id"] for segment in found.get("segments", []) if segment["name"] == self.tag]
-            self._segment_id = match[0] if match else self.call(
-                "POST", f"/3.0/lists/{self.list_id}/segments", {"name": self.tag, "static_segment": []}
-            )["id"]  # fmt: skip
-        return self._segment_id
+        """The tag's static segment, found or created once, however many batches are in flight."""
+        with self._segment_lock:
+            if self._segment_id is None:
+                found = self.call("GET", f"/3.0/lists/{self.list_id}/segments?type=static&count=1000")
+                match = [segment["id"] for segment in found.get("segments", []) if segment["name"] == self.tag]
+                self._segment_id = match[0] if match else self.call(
+                    "POST", f"/3.0/lists/{self.list_id}/segments", {"name": self.tag, "static_segment": []}
+                )["id"]  # fmt: skip
+            return self._segment_id
 
     def _archive(self, change: Change) -> RowAnswer:
         member = mailchimp_subscriber_hash(str(change.fields["email"]))

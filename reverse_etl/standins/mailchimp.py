@@ -142,7 +142,10 @@ class MailchimpStandIn(StandIn):
         return {member["email_address"] for member in self.members.get(list_id, {}).values()}
 
     def tagged(self, list_id: str, tag: str) -> set[str]:
-        """The emails of the members carrying `tag`."""
+        """The emails of the members carrying `tag` (which must be one segment: a client that created it twice
+        split the audience in two)."""
+        named = [segment for segment in self.segments.get(list_id, {}).values() if segment["name"] == tag]
+        assert len(named) <= 1, f"{len(named)} segments are named {tag!r}"
         members = self.members.get(list_id, {})
         return {members[key]["email_address"] for segment in self.segments.get(list_id, {}).values()
                 if segment["name"] == tag for key in segment["members"] if key in members}  # fmt: skip
