@@ -22,7 +22,15 @@ import duckdb
 
 from ..resources import Warehouse
 from ..sources import Source
-from .suites import SUITES_VERSION, activation_suite, profiles_suite, quarantine_suite, raw_suite, segment_sizes_suite
+from .suites import (
+    SUITES_VERSION,
+    activation_suite,
+    profiles_suite,
+    quarantine_suite,
+    raw_columns_suite,
+    raw_suite,
+    segment_sizes_suite,
+)
 from .validate import Outcome, validate
 
 CHECK_NAME = "great_expectations"
@@ -74,6 +82,9 @@ def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCh
         "on v.file = l.file and v.suite_version = ? where l.source = ? and v.passed is not true order by l.file",
         [SUITES_VERSION, source.name],
     ).fetchall()
+    columns = validate(con, raw_columns_suite(source))
+    if not columns.passed:  # without the contract's columns, its values cannot be read
+        return check_result([columns], rows=0)
     outcomes, rows = [], 0
     for files in _groups(pending, int(os.environ.get("TESSERA_VALIDATION_ROWS", "500000"))):
         outcome = validate(con, raw_suite(source, files))
