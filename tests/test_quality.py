@@ -126,3 +126,11 @@ def test_the_syncs_wait_for_the_blocking_checks_on_their_inputs() -> None:
         "activation/sync_customers",
         "activation/sync_segment_members",
     } == checked
+
+
+def test_personal_columns_are_those_the_dbt_project_tags() -> None:
+    from orchestration.quality.validate import is_personal
+
+    assert is_personal("raw.crm_contacts", "street") and is_personal("raw.orders", "billing_postal_code")
+    assert is_personal("marts.customer_profiles", "email")
+    assert not is_personal("raw.orders", "status") and not is_personal("marts.customer_profiles", "churn_risk")

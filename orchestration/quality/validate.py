@@ -101,7 +101,7 @@ def _shown(table: str, column: str | None, value: Any) -> str:
 
 
 def is_personal(table: str, column: str) -> bool:
-    """Tagged `pii` in the dbt project's model YAML, or named like personal data (raw landing columns)."""
+    """Tagged `pii` in the dbt project's YAML (models, and the raw sources), or named like personal data."""
     tagged = _pii_columns()
     return (table, column) in tagged or bool(PERSONAL.search(column))
 
@@ -113,10 +113,11 @@ def _pii_columns() -> frozenset[tuple[str, str]]:
         return frozenset()
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     tagged = set()
-    for node in manifest.get("nodes", {}).values():
+    for node in [*manifest.get("nodes", {}).values(), *manifest.get("sources", {}).values()]:
+        relation = f"{node.get('schema')}.{node.get('identifier') or node.get('name')}"
         for name, column in node.get("columns", {}).items():
             if (column.get("meta") or {}).get("pii"):
-                tagged.add((f"{node.get('schema')}.{node.get('name')}", name))
+                tagged.add((relation, name))
     return frozenset(tagged)
 
 
