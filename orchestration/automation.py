@@ -22,6 +22,7 @@ from datetime import timedelta
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
+from .loading.warehouse import landing_files
 from .resources import LandingFolder
 from .sources import SOURCES
 
@@ -81,13 +82,12 @@ def hourly_syncs(context: dg.ScheduleEvaluationContext):
     return in_flight(context.instance, SYNCS_JOB) or dg.RunRequest()
 
 
-def landing_files(landing: LandingFolder) -> dict[str, str]:
+def loadable_files(landing: LandingFolder) -> dict[str, str]:
     """Every file the loaders would read, `<source>/<name>` -> size and modification time."""
     files = {}
     for source in SOURCES:
-        folder = landing.resolved_path / source.name
-        for path in sorted(folder.glob(f"*.{source.extension}")) if folder.is_dir() else []:
-            if path.is_file() and not path.name.startswith("."):
+        for path in landing_files(landing.resolved_path, source):
+            if path.suffix == f".{source.extension}":
                 stat = path.stat()
                 files[f"{source.name}/{path.name}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return files
@@ -100,7 +100,7 @@ def landing_files(landing: LandingFolder) -> dict[str, str]:
     description="Starts the pipeline when new (or rewritten) files arrive in the landing folder.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, landing: LandingFolder):
-    files = landing_files(landing)
+    files = loadable_files(landing)
     seen = json.loads(context.cursor) if context.cursor else {}
     new = sorted(name for name, stamp in files.items() if seen.get(name) != stamp)
     if not new:

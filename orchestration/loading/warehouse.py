@@ -159,16 +159,19 @@ def load_file(con: duckdb.DuckDBPyConnection, landing: Path, source: Source, pat
     return FileLoad(name, skipped=False, rows=rows, quarantined=quarantined)
 
 
+def landing_files(landing: Path, source: Source) -> list[Path]:
+    """The files of one source's landing folder, in name order (hidden ones left out)."""
+    folder = landing / source.name
+    if not folder.is_dir():
+        return []
+    return [path for path in sorted(folder.iterdir()) if path.is_file() and not path.name.startswith(".")]
+
+
 def load_source(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> SourceLoad:
     """Loads every new file of one source's folder, in name order. A file that cannot be loaded is reported
     and loads nothing; the others load all the same."""
     report = SourceLoad(source.name)
-    folder = landing / source.name
-    if not folder.is_dir():
-        return report
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
+    for path in landing_files(landing, source):
         if path.suffix != f".{source.extension}":
             report.ignored.append(f"{source.name}/{path.name} (not .{source.extension})")
             continue

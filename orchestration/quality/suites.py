@@ -24,15 +24,15 @@ from functools import cache
 import duckdb
 import great_expectations.expectations as gxe
 
+from ..segments.declarations import consent_purposes
 from ..sources import ColumnType, Source
 
 SUITES_VERSION = "1"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164 = r"^\+[1-9][0-9]{6,14}$"
-CONSENT_PURPOSES = ("email_marketing", "sms_marketing", "advertising", "analytics", "personalization")
 EARLIEST = datetime(2000, 1, 1)
 
-# The enumerations of shared/contracts/sources.md, by source and column.
+# The enumerations of shared/contracts/sources.md, by source and column (consent purposes: `value_sets`).
 VALUE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "crm_contacts": {"lifecycle_stage": ("subscriber", "lead", "customer", "other")},
     "web_events": {"type": ("identify", "track", "page", "screen", "alias")},
@@ -48,7 +48,6 @@ VALUE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
         "satisfaction": ("good", "bad", ""),  # empty when the requester did not say
     },
     "consent_events": {
-        "purpose": CONSENT_PURPOSES,
         "status": ("granted", "denied", "withdrawn"),
         "source": ("web_banner", "preference_center", "crm", "pos"),
     },
@@ -65,6 +64,14 @@ PANDAS_TYPES: dict[ColumnType, list[str]] = {
 }
 # Erased customers keep their id and flags, nothing that names them.
 PROFILE_PII = ("email", "phone", "first_name", "last_name", "city", "postal_code")
+
+
+def value_sets(source: str) -> dict[str, tuple[str, ...]]:
+    """A source's enumerated columns; consent purposes are the dbt project's (var `consent_purposes`)."""
+    sets = dict(VALUE_SETS.get(source, {}))
+    if source == "consent_events":
+        sets["purpose"] = tuple(consent_purposes())
+    return sets
 
 
 @cache
@@ -109,7 +116,7 @@ def raw_suite(source: Source, files: list[str] | None = None) -> Suite:
                     column=column.name, min_value=EARLIEST, max_value=datetime(datetime.now().year + 1, 12, 31)
                 )
             )
-    for column, values in VALUE_SETS.get(source.name, {}).items():
+    for column, values in value_sets(source.name).items():
         expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
     where = "" if files is None else " where _file in (" + ", ".join(f"'{name}'" for name in files) + ")"
     columns = ", ".join(f'"{column.name}"' for column in checked)
@@ -137,7 +144,7 @@ def profiles_suite() -> Suite:
         gxe.ExpectColumnValuesToNotBeNull(column="customer_id"),
         gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL),
         gxe.ExpectColumnValuesToMatchRegex(column="phone", regex=E164),
-        *(gxe.ExpectColumnValuesToNotBeNull(column=f"consent_{purpose}") for purpose in CONSENT_PURPOSES),
+        *(gxe.ExpectColumnValuesToNotBeNull(column=f"consent_{purpose}") for purpose in consent_purposes()),
         *(
             gxe.ExpectColumnValuesToBeNull(column=column, row_condition="is_erased==True", condition_parser="pandas")
             for column in PROFILE_PII
