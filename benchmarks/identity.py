@@ -93,7 +93,7 @@ def main() -> None:
         print(f"{'identity models and marts':<36}{sum(identity.values()):>10.2f}")
 
     # The last build's first clustering pass ran on exactly the edges scipy gets here.
-    pattern = r"connected_components\(\S+edges\): converged in \d+ rounds, ([0-9.]+)s"
+    pattern = r"connected_components\(\S+edges\): [^\n]*converged in \d+ rounds, ([0-9.]+)s"
     sql_runs = [float(found) for found in re.findall(pattern, build.output)]
     first_pass = sql_runs[0] if sql_runs else float("nan")
     scipy_timings, edge_count, components = scipy_components(warehouse)
