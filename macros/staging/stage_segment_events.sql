@@ -8,6 +8,7 @@
 with source as (
 
     select * from {{ source_relation }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -65,7 +66,7 @@ normalised as (
 
 first_deliveries as (
 
-    {{ tessera.deduplicate('normalised', 'message_id', '_loaded_at, _file, _line') }}
+    {{ tessera.first_deliveries('normalised', 'message_id') }}
 
 )
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
 with source as (
 
     select * from {{ source('consent', 'consent_events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -38,7 +41,7 @@ normalised as (
 
 first_deliveries as (
 
-    {{ tessera.deduplicate('normalised', 'consent_decision_id', '_loaded_at, _file, _line') }}
+    {{ tessera.first_deliveries('normalised', 'consent_decision_id') }}
 
 )
 

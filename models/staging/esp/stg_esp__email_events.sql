@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
 with source as (
 
     select * from {{ source('esp', 'email_events') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -26,7 +29,7 @@ renamed as (
 
 first_deliveries as (
 
-    {{ tessera.deduplicate('renamed', 'email_event_id', '_loaded_at, _file, _line') }}
+    {{ tessera.first_deliveries('renamed', 'email_event_id') }}
 
 )
 

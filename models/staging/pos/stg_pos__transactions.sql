@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
 with source as (
 
     select * from {{ source('pos', 'pos_transactions') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -25,7 +28,7 @@ renamed as (
 
 first_deliveries as (
 
-    {{ tessera.deduplicate('renamed', 'transaction_id', '_loaded_at, _file, _line') }}
+    {{ tessera.first_deliveries('renamed', 'transaction_id') }}
 
 )
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
 with source as (
 
     select * from {{ source('privacy', 'erasure_requests') }}
+    {{ tessera.arrived_since_last_run() }}
 
 ),
 
@@ -35,7 +38,7 @@ normalised as (
 
 first_deliveries as (
 
-    {{ tessera.deduplicate('normalised', 'erasure_request_id', '_loaded_at, _file, _line') }}
+    {{ tessera.first_deliveries('normalised', 'erasure_request_id') }}
 
 )
 
