@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -15,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.demo_data import generate
 from orchestration.demo_data.writer import ORDERS_SCHEMA
+from orchestration.loading.warehouse import connect, ensure_raw_tables, load_source
 from orchestration.settings import PROJECT_DIR
-from orchestration.sources import SOURCES_BY_NAME
+from orchestration.sources import SOURCES, SOURCES_BY_NAME
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 
@@ -200,3 +204,62 @@ def test_a_value_turning_hot_splits_a_customer_and_the_larger_part_keeps_the_id(
         splits = con.execute("select previous_customer_id, customer_id from marts.identity_splits").fetchall()
     assert blocked and blocked[0].startswith("hot")
     assert splits == [(original, after[("web_events", "m1")])]
+
+
+def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse))
+    return subprocess.run([DBT, *args, "--profiles-dir", "."], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+
+
+def _load(warehouse: Path, landing: Path) -> None:
+    con = connect(warehouse)
+    ensure_raw_tables(con)
+    for source in SOURCES:
+        load_source(con, landing, source)
+    con.close()
+
+
+def _clusters(warehouse: Path) -> tuple[set[frozenset[int]], set[tuple[int, int, str]]]:
+    """The clusters as node sets, and the links dropped by the limits."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        clusters = dict(
+            con.execute("select node_id, cluster_id from intermediate.int_identity_nodes_clustered").fetchall()
+        )
+        dropped = set(con.execute("select * from intermediate.int_identity_links_dropped").fetchall())
+    members: dict[int, set[int]] = {}
+    for node, cluster in clusters.items():
+        members.setdefault(cluster, set()).add(node)
+    return {frozenset(nodes) for nodes in members.values()}, dropped
+
+
+@pytest.mark.pipeline
+def test_a_run_with_new_files_reclusters_only_what_they_touch_and_agrees_with_clustering_everything(
+    tmp_path: Path, warehouse: Path
+) -> None:
+    generated = tmp_path / "generated"
+    generate(generated, customers=1500, days=6, seed=5)
+    last_days = sorted(path.stem.split("_")[-1] for path in (generated / "crm_contacts").iterdir())[-2:]
+    landing = tmp_path / "landing"
+    for path in generated.rglob("*"):
+        if path.is_file() and not any(day in path.name for day in last_days):
+            (landing / path.relative_to(generated)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, landing / path.relative_to(generated))
+    _load(warehouse, landing)
+    first = _dbt(warehouse, "build")
+    assert first.returncode == 0, first.stdout[-3000:]
+
+    _load(warehouse, generated)  # the last two days' files
+    second = _dbt(warehouse, "build")
+    assert second.returncode == 0, second.stdout[-3000:]
+    reclustered = re.search(r"recluster_identities: (\d+) of (\d+) nodes", second.stdout)
+    assert reclustered, second.stdout[-3000:]
+    assert 0 < int(reclustered[1]) < int(reclustered[2]) / 2, "only the touched components are clustered again"
+    incremental = _clusters(warehouse)
+
+    # The same warehouse, clustered from scratch: the same clusters, the same dropped links.
+    scratch = tmp_path / "scratch.duckdb"
+    shutil.copy(warehouse, scratch)
+    rebuilt = _dbt(scratch, "run", "--full-refresh", "-s", "int_identity_nodes_clustered")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert "recluster_identities" not in rebuilt.stdout
+    assert _clusters(scratch) == incremental

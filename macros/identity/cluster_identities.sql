@@ -1,12 +1,13 @@
 {#-
     Clusters identity-graph nodes into people, honouring each identifier type's limit per profile
-    (seeds/identity_rules.csv), and writes `output` (node_id, cluster_id) and `dropped` (the links dropped).
+    (seeds/identity_rules.csv), and writes `output` (node_id, cluster_id, component_id: its component before
+    the limits) and `dropped` (the links dropped).
 
     1. Connected components of `edges` (node_a, node_b).
     2. A component with more values of a type than the type's `max_per_profile` (two user_ids linked through a
        family's shared email or tablet) is not one person. Taking the highest-priority type it breaks, every
        node of the component is labelled with its nearest value of that type (breadth-first from all of them
-       at once; ties go to the lower node id, i.e. the smaller value), and the links between differently
+       at once; ties go to the lower node id, the value numbered first), and the links between differently
        labelled nodes are dropped: the link through the lower-priority identifier in between gives way, rather
        than the two profiles merging. Dropped links are kept in `dropped` with their reason.
     3. Repeat until no component breaks a limit, or fail after `max_iterations` rounds.
@@ -17,6 +18,7 @@
     {%- set current_edges = tessera.work_table(output ~ "__edges") -%}
     {%- set components = tessera.work_table(output ~ "__components") -%}
     {%- set labels = tessera.work_table(output ~ "__bfs") -%}
+    {%- set first_components = tessera.work_table(output ~ "__first_components") -%}
 
     {%- call statement('identity_copy_edges') -%}
         {{ tessera.create_table(current_edges) }} as select node_a, node_b from {{ edges }};
@@ -27,6 +29,11 @@
     {%- set state = {'done': false, 'rounds': 0} -%}
     {%- for round in range(1, max_iterations + 1) if not state.done -%}
         {%- do tessera.connected_components(current_edges, components, max_iterations) -%}
+        {%- if round == 1 -%}
+            {%- call statement('identity_first_components') -%}
+                {{ tessera.create_table(first_components) }} as select node, component from {{ components }}
+            {%- endcall -%}
+        {%- endif -%}
         {%- set violations = tessera.work_table(output ~ "__violations") -%}
         {%- call statement('identity_violations') -%}
             {{ tessera.create_table(violations) }} as
@@ -60,8 +67,11 @@
 
     {%- call statement('identity_output') -%}
         {{ tessera.create_table(output) }} as
-        select node as node_id, component as cluster_id from {{ components }};
+        select components.node as node_id, components.component as cluster_id, first_components.component as component_id
+        from {{ components }} as components
+        inner join {{ first_components }} as first_components on first_components.node = components.node;
         drop table {{ components }};
+        drop table {{ first_components }};
         drop table {{ current_edges }};
         drop table if exists {{ tessera.work_table(output ~ "__violations") }}
     {%- endcall -%}
@@ -124,4 +134,85 @@
         drop table {{ labels }};
         drop table {{ scope }}
     {%- endcall -%}
+{%- endmacro %}
+
+{#-
+    cluster_identities for a run that has the last run's clusters (`previous`: node_id, cluster_id,
+    component_id, priority, max_per_profile) and edges (`previous_edges`): only the components the change
+    touches are clustered again, the rest keep their clusters and dropped links.
+
+    Touched: both ends of every edge added or removed since the last run (new records, a newly blocked value,
+    a record whose key changed) and every node whose rule (priority, limit) changed. The scope is every node of
+    a component (before limits) holding a touched node, plus the new nodes; edges never cross it, so clustering
+    it alone gives what clustering everything would. Without a previous run, or on `--full-refresh`, the scope is
+    everything.
+-#}
+{% macro recluster_identities(edges, nodes, previous, previous_edges, output, dropped, max_iterations=100) -%}
+    {%- set scope = tessera.work_table(output ~ "__scope") -%}
+    {%- set scoped_edges = tessera.work_table(output ~ "__scoped_edges") -%}
+    {%- set scoped = tessera.work_table(output ~ "__scoped") -%}
+    {%- set scoped_dropped = tessera.work_table(output ~ "__scoped_dropped") -%}
+    {%- call statement('identity_scope', fetch_result=True) -%}
+        {{ tessera.create_table(scope) }} as
+        with added as (
+            select node_a, node_b from {{ edges }}
+            except
+            select node_a, node_b from {{ previous_edges }}
+        ),
+        removed as (
+            select node_a, node_b from {{ previous_edges }}
+            except
+            select node_a, node_b from {{ edges }}
+        ),
+        touched as (
+            select node_a as node from added
+            union
+            select node_b as node from added
+            union
+            select node_a as node from removed
+            union
+            select node_b as node from removed
+            union
+            select previous.node_id as node
+            from {{ previous }} as previous
+            inner join {{ nodes }} as nodes on nodes.node_id = previous.node_id
+            where nodes.priority <> previous.priority
+                or coalesce(nodes.max_per_profile, -1) <> coalesce(previous.max_per_profile, -1)
+        ),
+        touched_components as (
+            select distinct previous.component_id
+            from {{ previous }} as previous
+            inner join touched on touched.node = previous.node_id
+        )
+        select previous.node_id as node
+        from {{ previous }} as previous
+        inner join touched_components on touched_components.component_id = previous.component_id
+        union
+        select node from touched;
+        {{ tessera.create_table(scoped_edges) }} as
+        select edges.node_a, edges.node_b
+        from {{ edges }} as edges
+        inner join {{ scope }} as scope on scope.node = edges.node_a;
+        select
+            (select count(*) from {{ scope }}),
+            (select count(*) from {{ previous }})
+    {%- endcall -%}
+    {%- set counts = load_result('identity_scope').table.rows[0] -%}
+    {%- do tessera.cluster_identities(scoped_edges, nodes, scoped, scoped_dropped, max_iterations) -%}
+    {%- call statement('identity_merge_scope') -%}
+        {{ tessera.create_table(output) }} as
+        select previous.node_id, previous.cluster_id, previous.component_id
+        from {{ previous }} as previous
+        where not exists (select 1 from {{ scope }} as scope where scope.node = previous.node_id)
+        union all
+        select node_id, cluster_id, component_id from {{ scoped }};
+        delete from {{ dropped }}
+        where exists (select 1 from {{ scope }} as scope where scope.node = {{ dropped }}.node_a);
+        insert into {{ dropped }} select node_a, node_b, reason from {{ scoped_dropped }};
+        drop table {{ scoped }};
+        drop table {{ scoped_dropped }};
+        drop table {{ scoped_edges }};
+        drop table {{ scope }}
+    {%- endcall -%}
+    {{ log("recluster_identities: " ~ counts[0] ~ " of " ~ counts[1] ~ " nodes in the components the new data touched", info=true) }}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {#-
-    The identity graph's nodes: one per linkable identifier value (not blocked), numbered for the graph
-    algorithms, with its rule (priority, limit) and when it was first and last seen.
+    The identity graph's nodes: one per linkable identifier value (not blocked), with its stable number
+    (int_identity_node_ids), its rule (priority, limit) and when it was first and last seen.
 -#}
 
 with identifiers as (
@@ -18,6 +18,12 @@ blocked as (
 identity_rules as (
 
     select * from {{ ref('identity_rules') }}
+
+),
+
+node_ids as (
+
+    select * from {{ ref('int_identity_node_ids') }}
 
 ),
 
@@ -48,12 +54,15 @@ summarised as (
 numbered as (
 
     select
-        row_number() over (order by identity_rules.priority, summarised.identifier_value) as node_id,
+        node_ids.node_id,
         summarised.*,
         identity_rules.priority,
         identity_rules.max_per_profile
     from summarised
     inner join identity_rules on identity_rules.identifier_type = summarised.identifier_type
+    inner join node_ids
+        on node_ids.identifier_type = summarised.identifier_type
+        and node_ids.identifier_value = summarised.identifier_value
 
 )
 
