@@ -233,7 +233,7 @@ def _clusters(warehouse: Path) -> tuple[set[frozenset[int]], set[tuple[int, int,
 
 
 @pytest.mark.pipeline
-def test_a_run_with_new_files_reclusters_only_what_they_touch_and_agrees_with_clustering_everything(
+def test_a_run_with_new_files_redoes_only_what_they_touch_and_agrees_with_doing_everything(
     tmp_path: Path, warehouse: Path
 ) -> None:
     generated = tmp_path / "generated"
@@ -256,10 +256,23 @@ def test_a_run_with_new_files_reclusters_only_what_they_touch_and_agrees_with_cl
     assert 0 < int(reclustered[1]) < int(reclustered[2]) / 2, "only the touched components are clustered again"
     incremental = _clusters(warehouse)
 
-    # The same warehouse, clustered from scratch: the same clusters, the same dropped links.
+    # The same warehouse, keyed, clustered and assigned from scratch: the same clusters and dropped links, every
+    # record with the same key and the same customer.
     scratch = tmp_path / "scratch.duckdb"
     shutil.copy(warehouse, scratch)
-    rebuilt = _dbt(scratch, "run", "--full-refresh", "-s", "int_identity_nodes_clustered")
+    rebuilt = _dbt(scratch, "run", "--full-refresh", "-s", "int_identity_records_keyed+")
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     assert "recluster_identities" not in rebuilt.stdout
     assert _clusters(scratch) == incremental
+    assert _records(scratch) == _records(warehouse)
+
+
+def _records(warehouse: Path) -> list[set[tuple]]:
+    """Every record's identifiers and key, every record's customer, and the mart of them."""
+    queries = [
+        "select source, source_record_id, node_id, key_node_id from intermediate.int_identity_records_keyed",
+        "select source, source_record_id, customer_id from intermediate.int_source_records_assigned",
+        "select source, source_record_id, customer_id from marts.customer_source_records",
+    ]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [set(con.execute(query).fetchall()) for query in queries]

@@ -9,8 +9,11 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='delete+insert',
-    post_hook="delete from {{ this }} where source || ':' || event_id not in
-        (select source || ':' || source_record_id from {{ ref('int_source_records_assigned') }})
+    post_hook="delete from {{ this }} as events
+        where not exists (
+            select 1 from {{ ref('int_source_records_assigned') }} as records
+            where records.source = events.source and records.source_record_id = events.event_id
+        )
         or customer_id in (select customer_id from {{ ref('int_customer_privacy') }} where is_erased)",
 ) }}
 
