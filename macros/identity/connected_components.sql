@@ -130,22 +130,33 @@
             ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
     {%- endif -%}
 
-    {#- 3. A node's image through each contraction in turn (none past the last that moved it), then its label. -#}
-    {%- set image = ['map1.image'] -%}
+    {#- 3. A node's image through each contraction in turn (none past the last that moved it), then its label.
+        Contractions come in pairs, so there are later maps: small, they are composed first, and the first map, as
+        large as the graph, is joined once. -#}
+    {%- set later = maps[1:] -%}
+    {%- set image = ['step1.image'] -%}
+    {%- for map in later[1:] -%}
+        {%- do image.append("coalesce(step" ~ (loop.index + 1) ~ ".image, " ~ image[-1] ~ ")") -%}
+    {%- endfor -%}
     {%- call statement('cc_output') -%}
         {{ tessera.create_table(output) }} as
-        select map1.node, {{ "coalesce(labels.label, " if rounds.count > 0 }}{%- for map in maps[1:] -%}
-            {%- do image.append("coalesce(map" ~ (loop.index + 1) ~ ".image, " ~ image[-1] ~ ")") -%}
-        {%- endfor -%}{{ image[-1] }}{{ ")" if rounds.count > 0 }} as component
-        from {{ maps[0] }} as map1
-        {%- for map in maps[1:] %}
-        left join {{ map }} as map{{ loop.index + 1 }} on map{{ loop.index + 1 }}.node = {{ image[loop.index - 1] }}
-        {%- endfor %}
+        with later_images as (
+            select step1.node, {{ "coalesce(labels.label, " ~ image[-1] ~ ")" if rounds.count > 0 else image[-1] }} as image
+            from {{ later[0] }} as step1
+            {%- for map in later[1:] %}
+            left join {{ map }} as step{{ loop.index + 1 }} on step{{ loop.index + 1 }}.node = {{ image[loop.index - 1] }}
+            {%- endfor %}
+            {%- if rounds.count > 0 %}
+            left join {{ labels }} as labels on labels.node = {{ image[-1] }}
+            {%- endif %}
+        )
+        select first_map.node, coalesce(later_images.image, first_map.image) as component
+        from {{ maps[0] }} as first_map
+        left join later_images on later_images.node = first_map.image;
         {%- if rounds.count > 0 %}
-        left join {{ labels }} as labels on labels.node = {{ image[-1] }};
         drop table {{ labels }};
-        drop table {{ adjacency }}
-        {%- endif -%};
+        drop table {{ adjacency }};
+        {%- endif %}
         {%- for map in maps %}
         drop table {{ map }};
         drop table {{ graphs[loop.index] }}{{ ";" if not loop.last }}

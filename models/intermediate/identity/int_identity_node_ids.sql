@@ -4,15 +4,25 @@
     cluster keeps its name while nothing touches it.
 
     Incremental: a run numbers only the values first seen in the identifiers arrived since the last run, after
-    the highest number so far. On the first run (or a full refresh, which renumbers everything) values are
-    numbered by type, then value.
+    the highest number so far. Each batch is numbered by its type's priority (seeds/identity_rules.csv), then
+    value: high-priority identifiers, the centres of the graph's stars, get the low numbers, which the clustering's
+    contraction (to the smallest neighbour) collapses fastest.
+
+    Never renumbered, not even by `--full-refresh` (the incremental models downstream key their rows by these
+    numbers); dropping the table renumbers, and then everything downstream needs `--full-refresh`.
 -#}
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
 
 with identifiers as (
 
     select * from {{ ref('int_identifiers_extracted') }}
     {{ tessera.arrived_since_last_run() }}
+
+),
+
+identity_rules as (
+
+    select * from {{ ref('identity_rules') }}
 
 ),
 
@@ -37,11 +47,14 @@ numbered as (
         {% if is_incremental() -%}
         (select coalesce(max(node_id), 0) from {{ this }}) +
         {% endif -%}
-        row_number() over (order by identifier_type, identifier_value) as node_id,
-        identifier_type,
-        identifier_value,
-        _loaded_at
+        row_number() over (
+            order by identity_rules.priority nulls last, new_values.identifier_type, new_values.identifier_value
+        ) as node_id,
+        new_values.identifier_type,
+        new_values.identifier_value,
+        new_values._loaded_at
     from new_values
+    left join identity_rules on identity_rules.identifier_type = new_values.identifier_type
 
 )
 

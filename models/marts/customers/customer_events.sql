@@ -9,12 +9,7 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='delete+insert',
-    post_hook="delete from {{ this }} as events
-        where not exists (
-            select 1 from {{ ref('int_source_records_assigned') }} as records
-            where records.source = events.source and records.source_record_id = events.event_id
-        )
-        or customer_id in (select customer_id from {{ ref('int_customer_privacy') }} where is_erased)",
+    post_hook="{{ tessera.delete_unassigned_and_erased('event_id') }}",
 ) }}
 
 -- depends_on: {{ ref('int_customer_privacy') }}

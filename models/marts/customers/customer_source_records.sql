@@ -9,12 +9,7 @@
     materialized='incremental',
     unique_key=['source', 'source_record_id'],
     incremental_strategy='delete+insert',
-    post_hook="delete from {{ this }} as records
-        where not exists (
-            select 1 from {{ ref('int_source_records_assigned') }} as assigned
-            where assigned.source = records.source and assigned.source_record_id = records.source_record_id
-        )
-        or customer_id in (select customer_id from {{ ref('int_customer_privacy') }} where is_erased)",
+    post_hook="{{ tessera.delete_unassigned_and_erased() }}",
 ) }}
 
 with assigned as (
