@@ -16,9 +16,10 @@
 -#}
 {% macro cluster_identities(edges, nodes, output, dropped, max_iterations=100) -%}
     {%- set current_edges = tessera.work_table(output ~ "__edges") -%}
-    {%- set components = tessera.work_table(output ~ "__components") -%}
-    {%- set labels = tessera.work_table(output ~ "__bfs") -%}
+    {#- The first round's components (before any limit) are kept for the output; later rounds write beside them. -#}
     {%- set first_components = tessera.work_table(output ~ "__first_components") -%}
+    {%- set later_components = tessera.work_table(output ~ "__components") -%}
+    {%- set labels = tessera.work_table(output ~ "__bfs") -%}
 
     {%- call statement('identity_copy_edges') -%}
         {{ tessera.create_table(current_edges) }} as select node_a, node_b from {{ edges }};
@@ -26,14 +27,11 @@
         select node_a, node_b, cast(null as {{ dbt.type_string() }}) as reason from {{ edges }} where 1 = 0
     {%- endcall -%}
 
-    {%- set state = {'done': false, 'rounds': 0} -%}
+    {%- set state = {'done': false, 'rounds': 0, 'components': first_components} -%}
     {%- for round in range(1, max_iterations + 1) if not state.done -%}
+        {%- set components = first_components if round == 1 else later_components -%}
+        {%- do state.update({'components': components}) -%}
         {%- do tessera.connected_components(current_edges, components, max_iterations) -%}
-        {%- if round == 1 -%}
-            {%- call statement('identity_first_components') -%}
-                {{ tessera.create_table(first_components) }} as select node, component from {{ components }}
-            {%- endcall -%}
-        {%- endif -%}
         {%- set violations = tessera.work_table(output ~ "__violations") -%}
         {%- call statement('identity_violations') -%}
             {{ tessera.create_table(violations) }} as
@@ -68,10 +66,10 @@
     {%- call statement('identity_output') -%}
         {{ tessera.create_table(output) }} as
         select components.node as node_id, components.component as cluster_id, first_components.component as component_id
-        from {{ components }} as components
+        from {{ state.components }} as components
         inner join {{ first_components }} as first_components on first_components.node = components.node;
-        drop table {{ components }};
         drop table {{ first_components }};
+        drop table if exists {{ later_components }};
         drop table {{ current_edges }};
         drop table if exists {{ tessera.work_table(output ~ "__violations") }}
     {%- endcall -%}
