@@ -13,6 +13,14 @@ For one sync, a run:
    sends removals, then the rest, in batches of the destination's size, and after each acknowledged batch
    records in one transaction the rows' results and the new acknowledged state.
 
+Before all that, and whatever becomes of it, the run erases: every row the destination acknowledged for a
+customer an erasure request names (`marts.privacy_requests`) is sent as `erase`, the vendor's own deletion
+(HubSpot's GDPR delete, Klaviyo's data-privacy deletion job, Mailchimp's permanent delete, ...), in every mode.
+Its state, which holds the identifiers the vendor deletes by, is kept until the vendor confirms, so an erasure
+that fails is tried again on every run; `reverse_etl.erasure_deliveries` says where each one stands. A row
+removed in a mode that never deletes (upsert, insert, update) keeps its state for the same reason: the
+destination still holds it.
+
 Rows a destination rejects leave no state, so every later run sends them again until they succeed. A crash
 anywhere re-sends only what was not acknowledged. Syncs run side by side, each in its own thread, so a slow or
 dead destination holds up no other. A dry run plans and renders and validates payloads, and writes nothing.
@@ -39,7 +47,7 @@ from .definitions import SYNCS_DIR, SyncDefinition, load_definitions
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
 from .retry import DestinationUnavailable
-from .state import Acknowledged, RowOutcome, SyncState, read_acknowledged
+from .state import Acknowledged, Erasure, ErasureAttempt, RowOutcome, SyncState, read_acknowledged, table_exists
 
 ACTIVATION_SCHEMA = "activation"
 # mode -> (operation for added rows, for changed rows, for removed rows); None: not sent, state moves on.
@@ -51,6 +59,8 @@ MODE_OPERATIONS: dict[str, tuple[str | None, str | None, str | None]] = {
     "audience": ("add", "add", "remove"),
 }
 REMOVALS = ("delete", "remove")
+ERASE = "erase"
+PRIVACY_REQUESTS = "marts.privacy_requests"
 
 
 class SyncFailed(RuntimeError):
@@ -62,6 +72,7 @@ class PlannedChange:
     operation: str | None
     change: Change
     fields_hash: str | None  # None for a removal
+    customer_id: str | None = None
 
 
 @dataclass
@@ -73,6 +84,8 @@ class SyncResult:
     accepted: int = 0
     rejected: int = 0
     skipped: int = 0
+    erased: int = 0  # held rows whose erasure the destination confirmed this run
+    erasures_pending: int = 0  # held rows of erased customers still at the destination after this run
     not_eligible: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -80,6 +93,7 @@ class SyncResult:
     plan: list[PlannedChange] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)  # why rows were rejected, by message
+    erased_keys: set[str] = field(default_factory=set)
 
 
 def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
@@ -132,12 +146,24 @@ def _run_one(
     started_at = datetime.now(UTC).replace(tzinfo=None)
     result = SyncResult(sync.name, status="dry run" if dry_run else "succeeded")
     destination: Destination | None = None
+    held: dict[str, Erasure] = {}
     try:
         acknowledged = read_acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
-        rows, result.not_eligible = _eligible_rows(cursor, sync)
+        erasures = erasure_requests(cursor)
+        held = {key: erasures[ack.customer_id] for key, ack in acknowledged.items() if ack.customer_id in erasures}
+        if state is not None:
+            state.plan_erasures(sync.name, sync.destination_type, held)
         destination = DESTINATIONS[sync.destination_type](sync, workdir)
+        if held:
+            erase = [PlannedChange(ERASE, Change(key, json.loads(acknowledged.pop(key).fields_json)), None)
+                     for key in held]  # fmt: skip
+            if dry_run:
+                result.plan.extend(erase)
+            else:
+                _erase(sync, destination, state, run_id, result, erase, held)
+        rows, result.not_eligible = _eligible_rows(cursor, sync, erasures)
         replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
-        result.plan = _plan(sync, rows, acknowledged, full, replace)
+        result.plan += _plan(sync, rows, acknowledged, full, replace)
         result.planned = sum(1 for planned in result.plan if planned.operation)
         if dry_run:
             for planned in result.plan:
@@ -154,6 +180,13 @@ def _run_one(
     finally:
         if destination is not None:
             destination.close()
+    if state is not None and result.erased < len(held):
+        result.erasures_pending = len(held) - result.erased
+        if result.error:  # the erasures not confirmed were stopped by this error: say so where they wait
+            state.failed_erasures(sync.name, [
+                ErasureAttempt(erasure, key, False, result.error) for key, erasure in held.items()
+                if key not in result.erased_keys
+            ])  # fmt: skip
     result.seconds = time.monotonic() - started
     if state is not None:
         state.record_run(
@@ -168,8 +201,54 @@ def _run_one(
     return result
 
 
-def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> tuple[list[dict[str, Any]], int]:
-    """The model's rows that may be sent, and how many may not (no consent, or suppressed)."""
+def erasure_requests(cursor: duckdb.DuckDBPyConnection) -> dict[str, Erasure]:
+    """The erasure requests that name a customer, by customer (the earliest request per customer: the one whose
+    deadline runs first). Nothing before the marts were first built."""
+    if not table_exists(cursor, "marts", "privacy_requests"):
+        return {}
+    rows = cursor.execute(
+        f"select customer_id, arg_min(request_id, requested_at), min(requested_at) from {PRIVACY_REQUESTS} "
+        "where request_type = 'erase' and customer_id is not null group by 1"
+    ).fetchall()
+    return {customer: Erasure(request, customer, requested_at) for customer, request, requested_at in rows}
+
+
+def _erase(
+    sync: SyncDefinition,
+    destination: Destination,
+    state: SyncState,
+    run_id: str,
+    result: SyncResult,
+    erase: list[PlannedChange],
+    held: dict[str, Erasure],
+) -> None:
+    """Sends the held rows of erased customers as `erase`, batch by batch; a confirmed row's state and its
+    delivery are written in one transaction. An unavailable destination stops here, with the rest pending."""
+    size = destination.batch_size_for(ERASE)
+    for batch in (erase[i : i + size] for i in range(0, len(erase), size)):
+        answers = {answer.record_key: answer for answer in destination.send(ERASE, [p.change for p in batch])}
+        outcomes, attempts, forgotten = [], [], {}
+        for planned in batch:
+            key = planned.change.record_key
+            answer = answers.get(key)
+            done = answer is not None and answer.accepted
+            error = None if done else (answer.error if answer else "the destination did not answer for this row")
+            outcomes.append(RowOutcome(key, ERASE, "accepted" if done else "rejected", error))
+            attempts.append(ErasureAttempt(held[key], key, done, error))
+            if done:
+                forgotten[key] = None
+                result.erased_keys.add(key)
+        state.record_batch(run_id, sync.name, outcomes, forgotten, attempts)
+        result.erased = len(result.erased_keys)
+        result.sent += len(batch)
+        result.accepted += len(forgotten)
+        result.rejected += len(batch) - len(forgotten)
+
+
+def _eligible_rows(
+    cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition, erasures: dict[str, Erasure]
+) -> tuple[list[dict[str, Any]], int]:
+    """The model's rows that may be sent, and how many may not (no consent, suppressed, or erased)."""
     relation = f"{ACTIVATION_SCHEMA}.{sync.model}"
     try:
         query = cursor.execute(f"select * from {relation}" + (f" where {sync.where}" if sync.where else ""))
@@ -179,11 +258,15 @@ def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> t
         raise SyncFailed(f"reading {relation} with where {sync.where!r} failed: {error}") from None
     columns = [description[0] for description in query.description]
     consent = f"consent_{sync.consent}"
-    required = {sync.primary_key, consent, "is_suppressed"} | sync.mapped_columns()
+    required = {sync.primary_key, "customer_id", consent, "is_suppressed"} | sync.mapped_columns()
     if missing := sorted(required - set(columns)):
         raise SyncFailed(
             f"{relation} has no column(s) {', '.join(missing)}"
-            + (" (every activation model carries consent_<purpose> and is_suppressed)" if consent in missing else "")
+            + (
+                " (every activation model carries customer_id, consent_<purpose> and is_suppressed)"
+                if {consent, "customer_id"} & set(missing)
+                else ""
+            )
         )
     rows = [dict(zip(columns, values, strict=True)) for values in query.fetchall()]
     keys = [row[sync.primary_key] for row in rows]
@@ -191,7 +274,11 @@ def _eligible_rows(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> t
         raise SyncFailed(f"{relation}: {nulls} row(s) with a null {sync.primary_key}; nothing was sent")
     if duplicates := len(keys) - len({str(key) for key in keys}):
         raise SyncFailed(f"{relation}: {sync.primary_key} is not unique ({duplicates} duplicate rows); nothing sent")
-    eligible = [row for row in rows if row[consent] is True and row["is_suppressed"] is False]
+    eligible = [
+        row
+        for row in rows
+        if row[consent] is True and row["is_suppressed"] is False and str(row["customer_id"]) not in erasures
+    ]
     return eligible, len(rows) - len(eligible)
 
 
@@ -211,10 +298,15 @@ def _plan(
         fields = sync.payload(row)
         fields_hash = _hash(fields)
         before = acknowledged.get(key)
+        customer = None if row["customer_id"] is None else str(row["customer_id"])
         if before is None:
-            plan.append(PlannedChange(on_added, Change(key, fields), fields_hash))
+            plan.append(PlannedChange(on_added, Change(key, fields), fields_hash, customer))
         elif full or before.fields_hash != fields_hash:
-            plan.append(PlannedChange(on_changed, Change(key, fields), fields_hash))
+            plan.append(PlannedChange(on_changed, Change(key, fields), fields_hash, customer))
+        elif before.customer_id != customer:  # state from before it named customers: learn whose, send nothing
+            plan.append(PlannedChange(None, Change(key, fields), fields_hash, customer))
+    if on_removed is None and not replace:
+        return plan  # a mode that never deletes: the destination keeps what it holds, and so does the state
     for key in sorted(set(acknowledged) - current):
         plan.append(PlannedChange(on_removed, Change(key, json.loads(acknowledged[key].fields_json)), None))
     return plan
@@ -318,4 +410,4 @@ def _record(
 def _state_after(planned: PlannedChange) -> Acknowledged | None:
     if planned.fields_hash is None:
         return None  # removed: forgotten
-    return Acknowledged(planned.fields_hash, _json(planned.change.fields))
+    return Acknowledged(planned.fields_hash, _json(planned.change.fields), planned.customer_id)

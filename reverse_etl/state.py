@@ -7,10 +7,15 @@
 - `sync_runs`: one row per sync run: planned, sent, accepted, rejected, skipped, duration, status, error.
 - `sync_row_results`: one row per row sent (or skipped) per run: operation, status, the destination's error.
   Rejected rows keep no acknowledged state, so every later run sends them again until they succeed.
+- `erasure_deliveries`: per erasure request and sync that held the person, whether the destination confirmed
+  the erasure (`pending` until it did, `delivered` after), the attempts, the last error. A held row's state
+  (the identifiers the vendor deletes by) is kept until its erasure is delivered, then deleted in the same
+  transaction; what stays is what the audit needs: the request, a hash of the record key, the sync, the times.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +33,24 @@ create table if not exists {SCHEMA}.sync_state (
     fields_hash varchar not null,
     fields_json varchar not null,
     acknowledged_at timestamp not null,
+    customer_id varchar,
     primary key (sync_name, record_key)
+);
+alter table {SCHEMA}.sync_state add column if not exists customer_id varchar;
+create table if not exists {SCHEMA}.erasure_deliveries (
+    request_id varchar not null,
+    requested_at timestamp,
+    customer_id varchar not null,
+    sync_name varchar not null,
+    destination_type varchar not null,
+    record_key_hash varchar not null,
+    status varchar not null,
+    attempts integer not null,
+    first_planned_at timestamp not null,
+    last_attempt_at timestamp,
+    delivered_at timestamp,
+    error varchar,
+    primary key (request_id, sync_name, record_key_hash)
 );
 create table if not exists {SCHEMA}.sync_runs (
     run_id varchar not null,
@@ -61,6 +83,31 @@ create table if not exists {SCHEMA}.sync_row_results (
 class Acknowledged:
     fields_hash: str
     fields_json: str
+    customer_id: str | None = None  # whose row it is: an erasure of that customer deletes it at the destination
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """An erasure request that names a customer (marts.privacy_requests)."""
+
+    request_id: str
+    customer_id: str
+    requested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ErasureAttempt:
+    """What became of one held row's erasure at one destination."""
+
+    erasure: Erasure
+    record_key: str
+    delivered: bool
+    error: str | None = None
+
+
+def key_hash(record_key: str) -> str:
+    """What the audit keeps of a record key once its erasure is delivered."""
+    return hashlib.sha256(record_key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,16 +123,27 @@ class RowOutcome:
 def read_acknowledged(con: duckdb.DuckDBPyConnection, sync_name: str) -> dict[str, Acknowledged]:
     """What the destination of `sync_name` acknowledged, by record key; nothing before the first run (the table
     does not exist yet: a dry run reads this without creating anything)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'sync_state'",
+    if not table_exists(con, SCHEMA, "sync_state"):
+        return {}
+    has_customer = con.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = 'sync_state' "
+        "and column_name = 'customer_id'",
         [SCHEMA],
     ).fetchone()[0]
-    if not exists:
-        return {}
+    customer = "customer_id" if has_customer else "null"
     rows = con.execute(
-        f"select record_key, fields_hash, fields_json from {SCHEMA}.sync_state where sync_name = ?", [sync_name]
+        f"select record_key, fields_hash, fields_json, {customer} from {SCHEMA}.sync_state where sync_name = ?",
+        [sync_name],
     ).fetchall()
-    return {key: Acknowledged(fields_hash, fields_json) for key, fields_hash, fields_json in rows}
+    return {key: Acknowledged(fields_hash, fields_json, customer) for key, fields_hash, fields_json, customer in rows}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+    )
 
 
 class SyncState:
@@ -107,32 +165,17 @@ class SyncState:
         sync_name: str,
         outcomes: Iterable[RowOutcome],
         now_acknowledged: dict[str, Acknowledged | None],
+        erasures: Iterable[ErasureAttempt] = (),
     ) -> None:
-        """In one transaction: the rows' results, and the state of the rows the destination acknowledged
-        (None: removed from the destination, so forgotten)."""
-        outcomes = list(outcomes)
+        """In one transaction: the rows' results, the state of the rows the destination acknowledged (None:
+        removed from the destination, so forgotten), and what became of the erasures attempted."""
+        outcomes, erasures = list(outcomes), list(erasures)
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._lock:
             cursor = self._con.cursor()
             cursor.execute("begin transaction")
             try:
-                keys = list(now_acknowledged)
-                if keys:
-                    cursor.execute(
-                        f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key in "
-                        "(select unnest(?::varchar[]))",
-                        [sync_name, keys],
-                    )
-                kept = {key: ack for key, ack in now_acknowledged.items() if ack}
-                if kept:
-                    cursor.register("acknowledged_rows", pa.table({
-                        "sync_name": [sync_name] * len(kept),
-                        "record_key": list(kept),
-                        "fields_hash": [ack.fields_hash for ack in kept.values()],
-                        "fields_json": [ack.fields_json for ack in kept.values()],
-                        "acknowledged_at": pa.array([now] * len(kept), pa.timestamp("us")),
-                    }))  # fmt: skip
-                    cursor.execute(f"insert into {SCHEMA}.sync_state select * from acknowledged_rows")
+                _write_state(cursor, sync_name, now_acknowledged, now)
                 if outcomes:
                     cursor.register("outcome_rows", pa.table({
                         "run_id": [run_id] * len(outcomes),
@@ -144,12 +187,40 @@ class SyncState:
                         "recorded_at": pa.array([now] * len(outcomes), pa.timestamp("us")),
                     }))  # fmt: skip
                     cursor.execute(f"insert into {SCHEMA}.sync_row_results select * from outcome_rows")
+                for attempt in erasures:
+                    cursor.execute(
+                        f"update {SCHEMA}.erasure_deliveries set attempts = attempts + 1, last_attempt_at = ?, "
+                        "status = ?, delivered_at = ?, error = ? "
+                        "where request_id = ? and sync_name = ? and record_key_hash = ?",
+                        [now, "delivered" if attempt.delivered else "pending", now if attempt.delivered else None,
+                         attempt.error, attempt.erasure.request_id, sync_name, key_hash(attempt.record_key)],
+                    )  # fmt: skip
                 cursor.execute("commit")
             except BaseException:
                 cursor.execute("rollback")
                 raise
             finally:
                 cursor.close()
+
+    def plan_erasures(self, sync_name: str, destination_type: str, held: dict[str, Erasure]) -> None:
+        """Records, once, that each held row (record key -> the erasure naming its customer) is to be erased at
+        the sync's destination: `pending` until the destination confirms it, whatever stops the sync before."""
+        if not held:
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._lock:
+            self._con.executemany(
+                f"insert into {SCHEMA}.erasure_deliveries (request_id, requested_at, customer_id, sync_name, "
+                "destination_type, record_key_hash, status, attempts, first_planned_at) "
+                "values (?, ?, ?, ?, ?, ?, 'pending', 0, ?) on conflict do nothing",
+                [(erasure.request_id, erasure.requested_at, erasure.customer_id, sync_name, destination_type,
+                  key_hash(key), now) for key, erasure in held.items()],
+            )  # fmt: skip
+
+    def failed_erasures(self, sync_name: str, attempts: Iterable[ErasureAttempt]) -> None:
+        """Erasures that could not be attempted or answered (the destination is down, its settings are wrong):
+        counted as attempts, with the reason, still pending."""
+        self.record_batch("", sync_name, [], {}, attempts)
 
     def record_run(self, row: dict[str, object]) -> None:
         columns = ", ".join(row)
@@ -158,3 +229,28 @@ class SyncState:
                 f"insert into {SCHEMA}.sync_runs ({columns}) values ({', '.join('?' for _ in row)})",
                 list(row.values()),
             )
+
+
+def _write_state(
+    cursor: duckdb.DuckDBPyConnection, sync_name: str, now_acknowledged: dict[str, Acknowledged | None], now: datetime
+) -> None:
+    keys = list(now_acknowledged)
+    if keys:
+        cursor.execute(
+            f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key in (select unnest(?::varchar[]))",
+            [sync_name, keys],
+        )
+    kept = {key: ack for key, ack in now_acknowledged.items() if ack}
+    if kept:
+        cursor.register("acknowledged_rows", pa.table({
+            "sync_name": [sync_name] * len(kept),
+            "record_key": list(kept),
+            "fields_hash": [ack.fields_hash for ack in kept.values()],
+            "fields_json": [ack.fields_json for ack in kept.values()],
+            "acknowledged_at": pa.array([now] * len(kept), pa.timestamp("us")),
+            "customer_id": pa.array([ack.customer_id for ack in kept.values()], pa.string()),
+        }))  # fmt: skip
+        cursor.execute(
+            f"insert into {SCHEMA}.sync_state (sync_name, record_key, fields_hash, fields_json, acknowledged_at, "
+            "customer_id) select * from acknowledged_rows"
+        )

@@ -6,12 +6,14 @@ A destination passes when: calls stay within the vendor's limit per call; a wron
 with a clear message and sends nothing; the vendor's throttling answer and 5xx are retried until it accepts;
 a request stalled after the vendor committed is retried without a duplicate; a row the vendor refuses alone is
 rejected alone, with the vendor's code and never the value, and retried on the next run; a person who loses
-consent leaves the destination.
+consent leaves the destination; an erased person leaves no trace there, through the vendor's own deletion, in
+every mode the destination supports, and the delivery is recorded.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ class Case:
     off_spec: tuple[str, str, dict[str, Any]]  # a request off the vendor's spec: method, path, body
     auth: dict[str, str] = field(default_factory=dict)  # headers that authenticate a raw request
     throttling_retried: bool = True  # False where the vendor's throttling answer means "not before tomorrow"
+    holds: Callable[[Any, int], bool] = lambda stand_in, i: False  # anything of person i anywhere in the stand-in
 
 
 def email(i: int) -> str:
@@ -86,6 +89,7 @@ CASES = [
         bad={"email": "not-an-email"},
         off_spec=("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": [{"properties": {}}]}),
         auth={"Authorization": "Bearer pat-test"},
+        holds=lambda s, i: s.holds(email(i)),
     ),
     Case(
         name="klaviyo",
@@ -111,6 +115,7 @@ CASES = [
             "revision": "2026-07-15",
             "Content-Type": "application/vnd.api+json",
         },  # fmt: skip
+        holds=lambda s, i: s.holds(email(i)),
     ),
     Case(
         name="meta",
@@ -129,6 +134,7 @@ CASES = [
         bad={"madid": "not-a-device-id"},
         off_spec=("POST", "/v25.0/2385/users", {"payload": {"schema": ["NAME"], "data": [["x"]]}}),
         auth={"Authorization": "Bearer meta-test"},
+        holds=lambda s, i: sha256(email(i)) in s.members("2385"),
     ),
     Case(
         name="google_ads",
@@ -149,6 +155,7 @@ CASES = [
         bad={"country": "ZZ"},
         off_spec=("POST", "/v21/customers/1/offlineUserDataJobs:create", {"job": {"type": "STORE_SALES_UPLOAD"}}),
         auth={"Authorization": "Bearer goog-test", "developer-token": "dev-test"},
+        holds=lambda s, i: sha256(email(i)) in s.members("customers/1234567890/userLists/77"),
     ),
     Case(
         name="mailchimp",
@@ -165,6 +172,7 @@ CASES = [
         bad={"email": "nope"},
         off_spec=("POST", "/3.0/lists/a1b2", {"members": [{"email_address": "a@example.org"}]}),
         auth={"Authorization": "Basic " + base64.b64encode(b"any:abc123-us21").decode()},
+        holds=lambda s, i: s.holds(email(i)),
     ),
     Case(
         name="braze",
@@ -181,6 +189,7 @@ CASES = [
         bad={"email": "nope"},
         off_spec=("POST", "/users/track", {"attributes": [{"external_id": f"x{i}"} for i in range(76)]}),
         auth={"Authorization": "Bearer braze-test"},
+        holds=lambda s, i: f"c{i}" in s.users,
     ),
     Case(
         name="salesforce",
@@ -204,6 +213,7 @@ CASES = [
         ),
         auth={"Authorization": "Bearer sf-test"},
         throttling_retried=False,
+        holds=lambda s, i: f"c{i}" in s.by_external_id("Tessera_Id__c"),
     ),
 ]
 
@@ -361,3 +371,47 @@ def test_a_person_who_withdraws_consent_leaves_the_destination(tmp_path: Path, c
     result = run(warehouse, sync)
     assert (result.status, result.sent, result.accepted) == ("succeeded", 1, 1), result.error
     assert case.held(stand_in) == {case.key(0), case.key(2)}
+
+
+def erase(warehouse: Path, customer_id: str) -> None:
+    """An erasure request applied to `customer_id`, as the marts say it (and the person gone from the model)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create or replace table marts.privacy_requests as select 'R-1' as request_id, 'erase' as request_type, "
+            "timestamp '2026-11-30 10:00' as requested_at, ? as customer_id, 'applied' as status, "
+            "1 as matched_records_count",
+            [customer_id],
+        )
+        con.execute("delete from activation.sync_people where customer_id = ?", [customer_id])
+
+
+@pytest.mark.parametrize("mode", ["case", "upsert"])
+def test_an_erased_person_leaves_no_trace_at_the_destination_in_every_mode(
+    tmp_path: Path, case: Case, stand_in: Any, mode: str
+) -> None:
+    if mode == "upsert":
+        modes = DESTINATIONS[definition(tmp_path, case, stand_in.url).destination_type].modes
+        if "upsert" not in modes:
+            pytest.skip(f"{case.name} has no upsert mode ({', '.join(modes)})")
+        case = dataclasses.replace(case, mode="upsert")
+    warehouse = tmp_path / "w.duckdb"
+    people(warehouse, 3)
+    sync = definition(tmp_path, case, stand_in.url)
+    run(warehouse, sync)
+    assert all(case.holds(stand_in, i) for i in range(3))
+    erase(warehouse, "c1")
+    result = run(warehouse, sync)
+    assert (result.status, result.erased, result.erasures_pending) == ("succeeded", 1, 0), result.error
+    assert not case.holds(stand_in, 1), "the vendor still holds the erased person"
+    assert case.holds(stand_in, 0) and case.holds(stand_in, 2)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        delivery = con.execute(
+            "select request_id, customer_id, status, attempts, delivered_at is not null, record_key_hash "
+            "from reverse_etl.erasure_deliveries"
+        ).fetchall()
+        state = con.execute("select fields_json from reverse_etl.sync_state where record_key = 'c1'").fetchall()
+    assert [row[:5] for row in delivery] == [("R-1", "c1", "delivered", 1, True)]
+    assert delivery[0][5] != "c1" and state == [], "once delivered, only the audit's hash of the key stays"
+    again = run(warehouse, sync)
+    assert (again.sent, again.erased) == (0, 0), "a delivered erasure is not sent again"

@@ -394,3 +394,112 @@ def test_every_sync_has_its_committed_dbt_exposure() -> None:
     from reverse_etl.exposures import write_exposures
 
     assert write_exposures(load_syncs()) is False, "models/activation/_syncs__exposures.yml is stale"
+
+
+def request_erasure(warehouse: Path, customer_id: str, request_id: str = "R-1") -> None:
+    """marts.privacy_requests as the build writes it, with an erasure applied to `customer_id`."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create or replace table marts.privacy_requests as select ? as request_id, 'erase' as request_type, "
+            "now()::timestamp - interval 2 day as requested_at, ? as customer_id, 'applied' as status, "
+            "1 as matched_records_count",
+            [request_id, customer_id],
+        )
+
+
+@pytest.mark.parametrize("mode", ["upsert", "insert", "mirror", "audience"])
+def test_an_erasure_reaches_the_webhook_in_every_mode_and_waits_until_it_is_confirmed(
+    tmp_path: Path, receiver: Receiver, mode: str
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode=mode))
+    model(warehouse, [("c1", "a@x.org", "", True, False), ("c2", "b@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    model(warehouse, [("c2", "b@x.org", "", True, False)])  # the build drops the erased customer
+    request_erasure(warehouse, "c1")
+    receiver.answer = lambda body: (503, None, {}) if body["operation"] == "erase" else (200, None, {})
+    [down] = run_syncs(warehouse, [sync])
+    assert (down.status, down.erased, down.erasures_pending) == ("failed", 0, 1)
+    [(status, attempts, error)] = results(
+        warehouse, "select status, attempts, error from reverse_etl.erasure_deliveries"
+    )
+    assert (status, attempts) == ("pending", 1) and "503" in error
+    receiver.requests.clear()
+    receiver.answer = lambda body: (200, None, {})
+    [up] = run_syncs(warehouse, [sync])
+    assert (up.status, up.erased) == ("succeeded", 1), up.error
+    [erasure] = [r for r in receiver.requests if r["operation"] == "erase"]
+    assert erasure["rows"] == [
+        {"key": "c1", "fields": {"email": "a@x.org", "source": "tessera", "greeting": "Hello a"}}
+    ]
+    assert results(warehouse, "select status, attempts from reverse_etl.erasure_deliveries") == [("delivered", 2)]
+    assert results(warehouse, "select record_key from reverse_etl.sync_state") == [("c2",)]
+
+
+def test_a_row_an_upsert_sync_stops_sending_keeps_its_state_so_an_erasure_can_still_reach_it(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode="upsert"))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    model(warehouse, [("c1", "a@x.org", "", False, False)])  # no longer sent: the destination keeps the row
+    [quiet] = run_syncs(warehouse, [sync])
+    assert (quiet.planned, quiet.skipped) == (0, 0)
+    assert results(warehouse, "select record_key, customer_id from reverse_etl.sync_state") == [("c1", "c1")]
+    request_erasure(warehouse, "c1")
+    [erased] = run_syncs(warehouse, [sync])
+    assert erased.erased == 1 and receiver.sent("erase") == ["c1"]
+
+
+def test_an_erasure_is_delivered_even_when_the_sync_cannot_read_its_model(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode="upsert"))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table activation.sync_people")
+    request_erasure(warehouse, "c1")
+    [result] = run_syncs(warehouse, [sync])
+    assert result.status == "failed" and "does not exist" in result.error
+    assert (result.erased, receiver.sent("erase")) == (1, ["c1"]), "a broken model never holds an erasure back"
+
+
+def test_file_and_postgres_destinations_delete_an_erased_persons_rows(
+    tmp_path: Path, postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("TEST_POSTGRES_DSN", postgres)
+    warehouse = tmp_path / "w.duckdb"
+    [to_file, to_postgres] = syncs(
+        tmp_path,
+        """
+    syncs:
+      - name: people_file
+        model: sync_people
+        destination: {type: file, path: people.csv}
+        mode: upsert
+        primary_key: customer_id
+        mapping: {email: email}
+        consent: email_marketing
+      - name: people_pg
+        model: sync_people
+        destination: {type: postgres, dsn: {env: TEST_POSTGRES_DSN}, table: tessera_test.people}
+        mode: insert
+        primary_key: customer_id
+        mapping: {email: email}
+        consent: email_marketing
+    """,
+    )
+    model(warehouse, [("c1", "a@x.org", "", True, False), ("c2", "b@x.org", "", True, False)])
+    run_syncs(warehouse, [to_file, to_postgres])
+    model(warehouse, [("c2", "b@x.org", "", True, False)])
+    request_erasure(warehouse, "c1")
+    results_ = run_syncs(warehouse, [to_file, to_postgres])
+    assert [(r.status, r.erased) for r in results_] == [("succeeded", 1), ("succeeded", 1)]
+    exported = (tmp_path / "w" / "people.csv").read_text()
+    assert "a@x.org" not in exported and "b@x.org" in exported
+    with psycopg.connect(postgres) as connection:
+        assert connection.execute("select record_key from tessera_test.people").fetchall() == [("c2",)]

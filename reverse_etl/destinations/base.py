@@ -26,9 +26,10 @@ import httpx
 from ..definitions import SyncDefinition
 from ..retry import DestinationUnavailable, RetryPolicy, TokenBucket
 
-# Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, or replace the
-# destination's whole content with the rows sent (mirror mode, full resync, where `replaces`).
-OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace")
+# Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, replace the
+# destination's whole content with the rows sent (mirror mode, full resync, where `replaces`), or erase a person
+# with the vendor's own deletion mechanism, whatever the sync's mode (every destination implements it).
+OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace", "erase")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ From Braze's REST API reference:
   Braze cannot take is a minor error (`errors[]` with `input_array` and `index`) while the rest succeed;
 - audience mode keeps the audience's name in an array attribute (`tessera_audiences` by default) with
   Braze's `{"add": [...]}` / `{"remove": [...]}` array operations, so one user can be in many audiences;
-- mirror mode deletes removed users with `POST /users/delete` (at most 50 external ids);
+- mirror mode deletes removed users with `POST /users/delete` (at most 50 external ids), and so does an
+  erasure, in every mode: Braze's deletion removes the profile for good;
 - `Authorization: Bearer <REST API key>`; the REST endpoint depends on the instance (`https://rest.<instance>.
   braze.com`), so `base_url` is required; /users/track allows 3,000 requests per 3 s: a 429 carries
   `X-RateLimit-Reset` (epoch seconds), which the retry waits for.
@@ -29,7 +30,7 @@ class BrazeDestination(Destination):
     type_name: ClassVar[str] = "braze"
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 75
-    operation_batch_sizes: ClassVar[dict[str, int]] = {"delete": 50}
+    operation_batch_sizes: ClassVar[dict[str, int]] = {"delete": 50, "erase": 50}
     max_concurrency: ClassVar[int] = 4
     requests_per_second: ClassVar[float] = 900.0  # 3,000 per 3 s, with room for other senders
     burst: ClassVar[int] = 10
@@ -58,7 +59,7 @@ class BrazeDestination(Destination):
         return None if change.fields.get("external_id") else "external_id is missing"
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
-        if operation == "delete":
+        if operation in ("delete", "erase"):  # Braze's deletion is its erasure: the profile is gone for good
             ids = [str(change.fields["external_id"]) for change in changes]
             self.call("POST", "/users/delete", {"external_ids": ids})
             return [RowAnswer(change.record_key, True) for change in changes]

@@ -1,7 +1,8 @@
 """File drop: the synced rows as one CSV or Parquet file, replaced atomically (written beside, then renamed), so
 a reader never sees half a file. Settings: `path` (absolute, or relative to the warehouse's files folder,
 `engine.files_folder`) and `format` (csv or parquet; default: from the path's suffix). Each batch rewrites the
-file with the acknowledged rows plus the batch, so the file always holds exactly what was acknowledged."""
+file with the acknowledged rows plus the batch, so the file always holds exactly what was acknowledged. An
+erasure removes the person's rows, in every mode."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class FileDestination(Destination):
         rows = self._read()
         for change in changes:
             exists = change.record_key in rows
-            if operation == "delete":
+            if operation in ("delete", "erase"):
                 rows.pop(change.record_key, None)
             elif (operation == "insert" and not exists) or (operation == "update" and exists) or operation == "upsert":
                 rows[change.record_key] = change.fields

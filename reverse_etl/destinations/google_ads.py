@@ -9,7 +9,9 @@ From the Google Ads API REST reference (OfflineUserDataJobService) and its Custo
   dots before the @ of gmail.com and googlemail.com; phone as `+E.164`; first and last name with `countryCode`
   and `postalCode` unhashed in an `addressInfo`, sent only when all four are there;
 - a `partialFailureError` locates each failed operation by index: those rows are rejected with Google's error
-  code; a 429 `RESOURCE_EXHAUSTED` is retried after its `retryDelay`.
+  code; a 429 `RESOURCE_EXHAUSTED` is retried after its `retryDelay`;
+- erasure removes the person's identifiers from the user list (`remove` operations), in every mode: the list
+  holds nothing else of them.
 
 Settings: `access_token` and `developer_token` ({env: ...}), `customer_id`, `user_list_id`, optional
 `login_customer_id` (a manager account), `base_url` (default https://googleads.googleapis.com). Mapping
@@ -98,7 +100,7 @@ class GoogleAdsDestination(Destination):
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         answers: dict[str, RowAnswer] = {}
-        verb = "remove" if operation in ("remove", "delete") else "create"
+        verb = "remove" if operation in ("remove", "delete", "erase") else "create"
         operations = [{verb: {"userIdentifiers": self.identifiers(change.fields)}} for change in changes]
         job = self.call(
             "POST",

@@ -6,6 +6,9 @@ From HubSpot's documentation and its published OpenAPI specs (vendor-specs/hubsp
   `context.ids`.
 - `PUT /crm/v3/lists/{listId}/memberships/add` and `/remove` take HubSpot record ids: audience rows are first
   upserted (add) or read by email (remove, `POST /crm/v3/objects/contacts/batch/read`) to learn them.
+- Erasure: `POST /crm/v3/objects/contacts/gdpr-delete` with `{"objectId": <email>, "idProperty": "email"}`, one
+  contact per call, answered 204: HubSpot permanently deletes the contact and everything associated with it
+  (and blocks the address if it holds no such contact).
 - Auth `Authorization: Bearer <private app token>`; burst limit 190 requests per rolling 10 s for a private app
   (Professional/Enterprise): the bucket below stays just under it (5 at once, then 18.5/s).
 
@@ -31,6 +34,7 @@ class HubSpotDestination(Destination):
     type_name: ClassVar[str] = "hubspot"
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 100
+    operation_batch_sizes: ClassVar[dict[str, int]] = {"erase": 1}
     max_concurrency: ClassVar[int] = 4
     requests_per_second: ClassVar[float] = 18.5
     burst: ClassVar[int] = 5
@@ -53,6 +57,11 @@ class HubSpotDestination(Destination):
         return super().validate(operation, change) or ([] if EMAIL.match(str(email)) else ["email is not an address"])
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
+        if operation == "erase":
+            for change in changes:
+                self.call("POST", "/crm/v3/objects/contacts/gdpr-delete",
+                          {"objectId": str(change.fields["email"]), "idProperty": "email"})  # fmt: skip
+            return [RowAnswer(change.record_key, True) for change in changes]
         if operation == "remove":
             return self._remove(changes)
         answers, ids = self._upsert(changes)

@@ -8,6 +8,9 @@ From Klaviyo's API reference and its published OpenAPI specs (vendor-specs/klavi
   `relationships.lists`, which adds every imported profile to it.
 - Removing from a list (`DELETE /api/lists/{id}/relationships/profiles`, at most 1,000 profile ids) needs
   Klaviyo's ids: they are looked up by email (`GET /api/profiles?filter=any(email,[...])`, 100 at a time).
+- Erasure: `POST /api/data-privacy-deletion-jobs`, one profile per call named by its email (else phone number),
+  answered 202: Klaviyo deletes every profile with that identifier (a GDPR deletion, its list memberships with it).
+  That endpoint allows 3/s burst and 60/min steady, paced by a bucket of its own.
 - Every request: `Authorization: Klaviyo-API-Key <private key>`, `revision: 2026-07-15`, JSON:API bodies. The
   bulk import endpoints allow 10/s burst and 150/min steady (`x-klaviyo-ratelimit`): the bucket below keeps
   under the steady rate, polls included; a 429 carries Retry-After.
@@ -28,7 +31,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..retry import DestinationUnavailable
+from ..retry import DestinationUnavailable, TokenBucket
 from .base import Change, Destination, RowAnswer, json_body
 
 REVISION = "2026-07-15"
@@ -44,20 +47,21 @@ class KlaviyoDestination(Destination):
     type_name: ClassVar[str] = "klaviyo"
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 10_000
-    operation_batch_sizes: ClassVar[dict[str, int]] = {"remove": 100}  # values in one any() filter
+    operation_batch_sizes: ClassVar[dict[str, int]] = {"remove": 100, "erase": 1}  # values in one any() filter
     max_concurrency: ClassVar[int] = 2
     requests_per_second: ClassVar[float] = 2.4  # 150/min steady
     burst: ClassVar[int] = 10
     default_base_url: ClassVar[str] = "https://a.klaviyo.com"
     vendor: ClassVar[str] = "Klaviyo"
     credential: ClassVar[str] = "API key"
-    credential_remedy: ClassVar[str] = "check it and its scopes (profiles:write, lists:write)"
+    credential_remedy: ClassVar[str] = "check it and its scopes (profiles:write, lists:write, data-privacy:write)"
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
         self.list_id = sync.setting("list_id")
         if sync.mode == "audience" and not self.list_id:
             raise ValueError(f"sync {sync.name}: destination.list_id is required in audience mode")
+        self.deletions = TokenBucket(float(sync.settings.get("deletions_per_second", 0.95)), 3)  # 60/min steady
         self.poll_seconds = float(sync.setting("poll_seconds", 1.0))
         self.job_timeout = float(sync.setting("job_timeout_seconds", 600))
         self.client = self.http_client(
@@ -85,7 +89,19 @@ class KlaviyoDestination(Destination):
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         if operation == "remove":
             return self._remove(changes)
+        if operation == "erase":
+            return [self._erase(change) for change in changes]
         return self._import(changes)
+
+    def _erase(self, change: Change) -> RowAnswer:
+        kind = next((name for name in ("email", "phone_number") if change.fields.get(name)), None)
+        if kind is None:
+            return RowAnswer(change.record_key, False, "no email or phone_number to name the profile by")
+        self.deletions.take()
+        profile = {"type": "profile", "attributes": {kind: str(change.fields[kind]).strip()}}
+        job = {"type": "data-privacy-deletion-job", "attributes": {"profile": {"data": profile}}}
+        self.call("POST", "/api/data-privacy-deletion-jobs", {"data": job})
+        return RowAnswer(change.record_key, True)
 
     def _import(self, changes: list[Change]) -> list[RowAnswer]:
         data: dict[str, Any] = {

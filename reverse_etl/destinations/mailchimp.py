@@ -7,7 +7,9 @@ From the Mailchimp Marketing API reference:
   upserted then added with `POST /3.0/lists/{list_id}/segments/{id}` (`members_to_add`, 500 at a time), and
   leave it with `members_to_remove`;
 - mirror mode archives a removed member: `DELETE /3.0/lists/{list_id}/members/{subscriber_hash}`, the MD5 of the
-  lowercased address (reverse_etl.hashing);
+  lowercased address (reverse_etl.hashing); an archived member stays in the audience;
+- erasure deletes the member permanently, with its history:
+  `POST /3.0/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent` (204; 404 when not there);
 - HTTP Basic auth with the API key as password; the data centre is the key's suffix (`...-us21` ->
   https://us21.api.mailchimp.com); at most 10 simultaneous connections, so at most 4 batches in flight here.
 
@@ -33,6 +35,7 @@ class MailchimpDestination(Destination):
     type_name: ClassVar[str] = "mailchimp"
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 500
+    operation_batch_sizes: ClassVar[dict[str, int]] = {"erase": 50}  # one call per member, 50 rows a batch
     max_concurrency: ClassVar[int] = 4
     requests_per_second: ClassVar[float] = 10.0
     burst: ClassVar[int] = 4
@@ -67,6 +70,8 @@ class MailchimpDestination(Destination):
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         if operation == "delete":
             return [self._archive(change) for change in changes]
+        if operation == "erase":
+            return [self._delete_permanently(change) for change in changes]
         if operation == "remove":
             emails = [str(change.fields["email"]).strip().lower() for change in changes]
             self.call("POST", f"/3.0/lists/{self.list_id}/segments/{self.segment_id()}", {"members_to_remove": emails})
@@ -117,6 +122,14 @@ class MailchimpDestination(Destination):
         member = mailchimp_subscriber_hash(str(change.fields["email"]))
         response = self.call_raw("DELETE", f"/3.0/lists/{self.list_id}/members/{member}")
         if response.status_code in (204, 404):  # archived now, or not there to archive
+            return RowAnswer(change.record_key, True)
+        return RowAnswer(change.record_key, False, f"Mailchimp HTTP {response.status_code} {self.error_code(response)}")
+
+    def _delete_permanently(self, change: Change) -> RowAnswer:
+        member = mailchimp_subscriber_hash(str(change.fields["email"]))
+        path = f"/3.0/lists/{self.list_id}/members/{member}/actions/delete-permanent"
+        response = self.call_raw("POST", path)
+        if response.status_code in (204, 404):  # deleted now, or not there to delete
             return RowAnswer(change.record_key, True)
         return RowAnswer(change.record_key, False, f"Mailchimp HTTP {response.status_code} {self.error_code(response)}")
 

@@ -12,6 +12,8 @@ From Meta's Marketing API reference (Custom Audience users, usersreplace) and it
 - The answer counts `num_invalid_entries` and quotes `invalid_entry_samples`: rows whose sent values are quoted
   there are rejected, the others accepted (Meta matches them over the next hours). Rows with no identifier
   Meta can match are rejected here, never sent.
+- Erasure removes the person's hashed identifiers from the audience (`DELETE /{audience_id}/users`), in
+  every mode: a customer-list audience holds nothing else of them.
 - Throttling comes as HTTP 400 with error code 4, 17, 32, 613 or 80000-80014 (`is_transient`) rather than 429:
   retried like a 429, waiting `estimated_time_to_regain_access` from `X-Business-Use-Case-Usage` when it says.
 
@@ -143,7 +145,7 @@ class MetaDestination(Destination):
         if operation == "replace":
             body["session"] = self._next_session_batch(len(changes))
         edge, method = ("usersreplace", "POST") if operation == "replace" else (
-            "users", "DELETE" if operation in ("remove", "delete") else "POST")  # fmt: skip
+            "users", "DELETE" if operation in ("remove", "delete", "erase") else "POST")  # fmt: skip
         invalid = set(self.call(method, f"{self.path}/{edge}", body).get("invalid_entry_samples") or {})
         return [
             RowAnswer(change.record_key, False, "Meta counted it as invalid")

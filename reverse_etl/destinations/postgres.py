@@ -3,6 +3,7 @@
 Settings: `dsn` (a libpq connection string; write `{env: VARIABLE}` when it holds a password) and `table`
 (`schema.table`). The table is created if missing, with `record_key text primary key` and one column per
 mapped field, typed from the first rows sent. Each batch is one transaction: its commit is the acknowledgement.
+An erasure deletes the person's rows, in every mode.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class PostgresDestination(Destination):
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         with self.connection.transaction(), self.connection.cursor() as cursor:
             self._ensure_table(cursor, changes)
-            if operation == "delete":
+            if operation in ("delete", "erase"):
                 cursor.execute(
                     sql.SQL("delete from {} where record_key = any(%s)").format(self.table),
                     [[change.record_key for change in changes]],

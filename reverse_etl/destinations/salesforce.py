@@ -7,6 +7,7 @@ From the Salesforce REST API Developer Guide:
   kept);
 - mirror mode deletes removed records: their ids are found by SOQL on the external id
   (`GET .../query?q=SELECT Id, ...`) and deleted with `DELETE .../composite/sobjects?ids=...` (200 at most);
+  an erasure deletes the person's records the same way, in every mode;
 - `Authorization: Bearer <access token>`; the org's API allowance exhausted is a 403 `REQUEST_LIMIT_EXCEEDED`,
   which stops the sync with that message (nothing of the batch acknowledged) rather than as a refused token.
 
@@ -30,6 +31,7 @@ class SalesforceDestination(Destination):
     type_name: ClassVar[str] = "salesforce"
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror")
     batch_size: ClassVar[int] = 200
+    operation_batch_sizes: ClassVar[dict[str, int]] = {"delete": 200, "erase": 200}  # ids per composite delete
     max_concurrency: ClassVar[int] = 4
     requests_per_second: ClassVar[float] = 10.0
     burst: ClassVar[int] = 4
@@ -53,7 +55,7 @@ class SalesforceDestination(Destination):
         return None if change.fields.get(self.external_id) else f"{self.external_id} is missing"
 
     def send_batch(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
-        if operation == "delete":
+        if operation in ("delete", "erase"):  # erasure deletes the record, in every mode
             return self._delete(changes)
         records = [
             {"attributes": {"type": self.sobject}, **{name: _value(value) for name, value in change.fields.items()}}

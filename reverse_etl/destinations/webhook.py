@@ -5,7 +5,8 @@ Settings: `url`, `secret` (`{env: VARIABLE}`), optional `batch_size`, `requests_
 seconds) and `X-Tessera-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`, so a receiver can check both
 origin and freshness. A 2xx accepts the batch, except rows the receiver lists in `{"rejected": [{"key": ...,
 "error": ...}]}`; another 4xx refuses the batch (split until the bad rows are found); 429, 5xx and timeouts are
-retried.
+retried. An erasure is a batch whose `operation` is `erase`, with the fields last sent for each row, so the
+receiver can find and delete the person; it is sent whatever the sync's mode, and retried until a 2xx.
 """
 
 from __future__ import annotations

@@ -53,9 +53,21 @@ class BrazeStandIn(StandIn):
         with self._lock:
             self.requests.append((method, route, body))
             if route == "/users/delete":
-                deleted = [key for key in body.get("external_ids", []) if self.users.pop(key, None) is not None]
-                return Reply(201, {"deleted": len(deleted), "message": "success"})
+                return Reply(201, {"deleted": self._delete(body), "message": "success"})
             return self._track(body)
+
+    def _delete(self, body: dict[str, Any]) -> int:
+        [(kind, values)] = body.items()
+        field = {"email_addresses": "email", "phone_numbers": "phone", "braze_ids": "braze_id"}.get(kind)
+        doomed = [key for key, user in self.users.items()
+                  if (key in values if kind == "external_ids" else field and user.get(field) in values)]  # fmt: skip
+        for key in doomed:
+            del self.users[key]
+        return len(doomed)
+
+    def holds(self, email: str) -> bool:
+        """Whether any user still carries `email` (erasure tests look for every trace)."""
+        return any(user.get("email") == email for user in self.users.values())
 
     def _track(self, body: dict[str, Any]) -> Reply:
         errors, processed = [], 0

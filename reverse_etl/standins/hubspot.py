@@ -3,8 +3,10 @@
 It enforces what HubSpot does and documents: `Authorization: Bearer <token>`; at most 100 inputs per batch call;
 190 requests per rolling 10 s, answered with 429 and HubSpot's `TEN_SECONDLY_ROLLING` error body; partial
 failure as 207 with `errors[]` naming the failed ids in `context.ids` (here: an `id` that is not an email
-address); and every request validated against HubSpot's published OpenAPI specs (specs/hubspot), answered with
-400 `VALIDATION_ERROR` when it does not conform.
+address); the GDPR delete of a contact (`POST /crm/v3/objects/contacts/gdpr-delete`, 204: the contact, its
+list memberships and everything it held are gone, and the address is blocked); and every request validated
+against HubSpot's published OpenAPI specs (specs/hubspot), answered with 400 `VALIDATION_ERROR` when it does
+not conform.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class HubSpotStandIn(StandIn):
         self.contacts: dict[str, dict[str, Any]] = {}  # id -> contact
         self.by_email: dict[str, str] = {}
         self.lists: dict[str, set[str]] = {}
+        self.blocked_emails: set[str] = set()  # addresses a GDPR delete named
         self._ids = itertools.count(1001)
 
     def rate_limited(self) -> Reply:
@@ -53,6 +56,8 @@ class HubSpotStandIn(StandIn):
             self.requests.append((method, route, body))
             if method == "POST" and route == "/crm/v3/objects/contacts/batch/upsert":
                 return self._upsert(body["inputs"])
+            if method == "POST" and route == "/crm/v3/objects/contacts/gdpr-delete":
+                return self._gdpr_delete(body)
             if method == "POST" and route == "/crm/v3/objects/contacts/batch/read":
                 return self._read(body)
             if method == "PUT" and (found := MEMBERSHIP.match(route)):
@@ -105,6 +110,22 @@ class HubSpotStandIn(StandIn):
             return Reply(200, {"recordsIdsAdded": present, "recordIdsRemoved": [], "recordIdsMissing": missing})
         members.difference_update(present)
         return Reply(200, {"recordsIdsAdded": [], "recordIdsRemoved": present, "recordIdsMissing": missing})
+
+    def _gdpr_delete(self, body: dict[str, Any]) -> Reply:
+        key = body["objectId"].strip().lower()
+        contact_id = self.by_email.pop(key, None) if body.get("idProperty") == "email" else key
+        if contact_id in self.contacts:
+            email = self.contacts.pop(contact_id)["properties"].get("email")
+            self.by_email.pop(str(email), None)
+            for members in self.lists.values():
+                members.discard(contact_id)
+        if body.get("idProperty") == "email":
+            self.blocked_emails.add(key)
+        return Reply(204)
+
+    def holds(self, email: str) -> bool:
+        """Whether any contact still carries `email` (erasure tests look for every trace)."""
+        return any(c["properties"].get("email") == email.lower() for c in self.contacts.values())
 
     def received(self) -> str:
         lists = ", ".join(f"list {key}: {len(members):,} members" for key, members in self.lists.items())

@@ -5,7 +5,9 @@ request validated against Klaviyo's published OpenAPI specs (specs/klaviyo), ans
 `errors[]` when it does not conform; each operation's own rate limits, read from the spec's
 `x-klaviyo-ratelimit` (burst per second, steady per minute), answered 429 `throttled` with `Retry-After`; at most
 10,000 profiles and 5 MB per import job, 1,000 profiles per list relationship call, 100 values in an `any()`
-filter.
+filter. A data-privacy deletion job (`POST /api/data-privacy-deletion-jobs`, validated against the JSON Schema
+written from its reference, `specs/klaviyo/data_privacy_deletion_job.schema.json`; burst 3/s, steady 60/m) deletes
+every profile with the email, phone number or id it names, and their list memberships, and answers 202.
 
 Import jobs are asynchronous, as Klaviyo's are: a job is `queued` when created and is processed when first read
 after `processing_seconds`; a profile it cannot import (no identifier, an email that is not an address) becomes an
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .base import Reply, StandIn, openapi, openapi_problem, spec_document
+from .base import Reply, StandIn, openapi, openapi_problem, schema_problem, spec_document
 
 SERVER = "https://a.klaviyo.com"
 IMPORT_LIMIT = 10_000
@@ -35,6 +37,8 @@ PAGE = 100
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ANY_EMAIL = re.compile(r"^any\(email,\[(?P<values>.*)\]\)$")
 PER = {"s": 1.0, "m": 60.0, "d": 86_400.0}
+DELETION_JOBS = "/api/data-privacy-deletion-jobs"
+DELETION_LIMITS = {"burst": (3, 1.0), "steady": (60, 60.0)}
 
 
 @dataclass
@@ -58,12 +62,14 @@ class KlaviyoStandIn(StandIn):
         self.by_email: dict[str, str] = {}
         self.lists: dict[str, set[str]] = {}
         self.jobs: dict[str, ImportJob] = {}
+        self.deletion_requests: list[dict[str, str]] = []  # what each data-privacy deletion job named
         self._ids = itertools.count(1)
         self._routes = _routes()
 
     # What Klaviyo answers --------------------------------------------------------------------------------------
     def rate_limits(self, method: str, route: str) -> list[tuple[str, int, float]]:
-        operation = self._operation(method, route)
+        operation = ("request_profile_deletion", DELETION_LIMITS) if route == DELETION_JOBS else None
+        operation = operation or self._operation(method, route)
         if operation is None:
             return []
         operation_id, limits = operation
@@ -78,6 +84,8 @@ class KlaviyoStandIn(StandIn):
 
     def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
         route = urlsplit(path).path
+        if method == "POST" and route == DELETION_JOBS:
+            return self._deletion_job(headers, raw)
         spec = "lists.json" if route.startswith("/api/lists") else "profiles.json"
         if problem := openapi_problem(openapi("klaviyo", spec), SERVER, method, path, headers, raw):
             return Reply(400, _errors(400, "invalid", "Invalid input.", problem))
@@ -100,6 +108,31 @@ class KlaviyoStandIn(StandIn):
                                                                        route)):  # fmt: skip
                 return self._membership(found[1], method, body["data"])
         return Reply(404, _errors(404, "not_found", "Not found.", f"No stand-in route for {method} {route}."))
+
+    def _deletion_job(self, headers: dict[str, str], raw: bytes) -> Reply:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return Reply(400, _errors(400, "invalid", "Invalid input.", "The body is not JSON."))
+        problem = None if headers.get("revision") else "the revision header is required"
+        if problem := problem or schema_problem("klaviyo", "data_privacy_deletion_job", body):
+            return Reply(400, _errors(400, "invalid", "Invalid input.", problem))
+        [(kind, value)] = body["data"]["attributes"]["profile"]["data"]["attributes"].items()
+        with self._lock:
+            self.requests.append(("POST", DELETION_JOBS, body))
+            matches = [pid for pid, profile in self.profiles.items()
+                       if (pid if kind == "id" else str(profile.get(kind) or "").lower()) == value.lower()]  # fmt: skip
+            for pid in matches:
+                profile = self.profiles.pop(pid)
+                self.by_email.pop(str(profile.get("email") or ""), None)
+                for members in self.lists.values():
+                    members.discard(pid)
+            self.deletion_requests.append({kind: value})
+        return Reply(202)
+
+    def holds(self, email: str) -> bool:
+        """Whether any profile still carries `email` (erasure tests look for every trace)."""
+        return any(str(profile.get("email") or "").lower() == email.lower() for profile in self.profiles.values())
 
     def _create_job(self, data: dict[str, Any]) -> Reply:
         profiles = data["attributes"]["profiles"]["data"]

@@ -1,10 +1,13 @@
-"""Mailchimp's Marketing API as a local stand-in: batch subscribe, tags (static segments), archiving a member.
+"""Mailchimp's Marketing API as a local stand-in: batch subscribe, tags (static segments), archiving a member,
+and deleting one permanently.
 
 It enforces what Mailchimp documents: HTTP Basic auth with the API key as password; bodies valid against the
 JSON Schemas written from its reference (specs/mailchimp: 500 members per batch call, 500 emails per segment
 call); at most 10 simultaneous connections, the eleventh answered 429; per-member failures of a batch in
 `errors[]` (an address that is not one: `ERROR_GENERIC`) while the others succeed; members addressed by the MD5
-of their lowercased email.
+of their lowercased email. Archiving (`DELETE .../members/{hash}`) keeps the member, as Mailchimp does, with
+status `archived` and out of every tag; only `POST .../members/{hash}/actions/delete-permanent` (204) removes it
+and everything it held.
 """
 
 from __future__ import annotations
@@ -78,12 +81,10 @@ class MailchimpStandIn(StandIn):
                 return Reply(200, {"id": segment_id, "name": body["name"], "type": "static", "list_id": list_id})
             if method == "POST" and len(rest) == 2 and rest[0] == "segments":
                 return self._segment_members(list_id, int(rest[1]), body)
-            if method == "DELETE" and len(rest) == 2 and rest[0] == "members":
-                if self.members.get(list_id, {}).pop(rest[1], None) is None:
-                    return _problem(404, "Resource Not Found", "The requested resource could not be found.")
-                for segment in self.segments.get(list_id, {}).values():
-                    segment["members"].discard(rest[1])
-                return Reply(204)
+            if rest[:1] == ["members"] and len(rest) == 2 and method == "DELETE":
+                return self._archive(list_id, rest[1])
+            if rest[:1] == ["members"] and rest[2:] == ["actions", "delete-permanent"] and method == "POST":
+                return self._delete_permanently(list_id, rest[1])
         return _problem(404, "Resource Not Found", f"No stand-in route for {method} {route}.")
 
     def _batch(self, list_id: str, body: dict[str, Any]) -> Reply:
@@ -106,10 +107,31 @@ class MailchimpStandIn(StandIn):
             member["status"] = item["status"]
             member["merge_fields"] = {**member["merge_fields"], **item.get("merge_fields", {})}
             members[key] = member
-            (updated if existing else new).append(member)
+            (updated if existing else new).append(member)  # an archived member is subscribed again
         return Reply(200, {"new_members": new, "updated_members": updated, "errors": errors,
                            "total_created": len(new), "total_updated": len(updated),
                            "error_count": len(errors)})  # fmt: skip
+
+    def _archive(self, list_id: str, key: str) -> Reply:
+        member = self.members.get(list_id, {}).get(key)
+        if member is None or member["status"] == "archived":
+            return _problem(404, "Resource Not Found", "The requested resource could not be found.")
+        member["status"] = "archived"
+        for segment in self.segments.get(list_id, {}).values():
+            segment["members"].discard(key)
+        return Reply(204)
+
+    def _delete_permanently(self, list_id: str, key: str) -> Reply:
+        if self.members.get(list_id, {}).pop(key, None) is None:
+            return _problem(404, "Resource Not Found", "The requested resource could not be found.")
+        for segment in self.segments.get(list_id, {}).values():
+            segment["members"].discard(key)
+        return Reply(204)
+
+    def holds(self, email: str) -> bool:
+        """Whether any audience still holds `email`, archived or not (erasure tests look for every trace)."""
+        key = subscriber_hash(email)
+        return any(key in members for members in self.members.values())
 
     def _segment_members(self, list_id: str, segment_id: int, body: dict[str, Any]) -> Reply:
         segment = self.segments.get(list_id, {}).get(segment_id)
@@ -135,11 +157,14 @@ class MailchimpStandIn(StandIn):
         parts = []
         for list_id, members in self.members.items():
             tags = ", ".join(f"tag {s['name']}: {len(s['members']):,}" for s in self.segments.get(list_id, {}).values())
-            parts.append(f"audience {list_id}: {len(members):,} members" + (f" ({tags})" if tags else ""))
+            archived = sum(1 for member in members.values() if member["status"] == "archived")
+            parts.append(f"audience {list_id}: {len(members) - archived:,} members" + (f" ({tags})" if tags else "")
+                         + (f", {archived:,} archived" if archived else ""))  # fmt: skip
         return "; ".join(parts)
 
     def list_emails(self, list_id: str) -> set[str]:
-        return {member["email_address"] for member in self.members.get(list_id, {}).values()}
+        """The emails of the audience's members that are not archived."""
+        return {m["email_address"] for m in self.members.get(list_id, {}).values() if m["status"] != "archived"}
 
     def tagged(self, list_id: str, tag: str) -> set[str]:
         """The emails of the members carrying `tag` (which must be one segment: a client that created it twice
