@@ -262,6 +262,41 @@ def sync(
     raise typer.Exit(1 if any(result.status == "failed" for result in results) else 0)
 
 
+@app.command()
+def privacy(
+    demo: Annotated[bool, typer.Option("--demo", help="Report on the demo's warehouse instead.")] = False,
+) -> None:
+    """Where erasures stand: requests applied in the warehouse, and every destination still waiting to confirm
+    one, with its age, attempts and last error. Exits 1 when one is older than TESSERA_ERASURE_SLA_DAYS (7)."""
+    import duckdb
+
+    from reverse_etl.privacy import privacy_report
+
+    warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    sla_days = settings.erasure_sla_days()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        report = privacy_report(con)
+    counts = ", ".join(f"{count:,} {name}" for name, count in report.requests.items()) or "none yet"
+    typer.echo(f"Privacy requests in {warehouse}: {counts}")
+    typer.echo(f"Erasures confirmed by a destination: {report.delivered:,}; waiting: {len(report.open):,}")
+    if report.open:
+        typer.echo(f"  {'request':<16}{'customer':<22}{'sync':<28}{'destination':<28}{'attempts':>9}{'days':>7}")
+        for erasure in report.open:
+            late = "  OVERDUE" if erasure.age_days > sla_days else ""
+            typer.echo(
+                f"  {erasure.request_id:<16}{erasure.customer_id:<22}{erasure.sync_name:<28}"
+                f"{erasure.destination_type:<28}{erasure.attempts:>9}{erasure.age_days:>7.1f}{late}"
+            )
+            if erasure.error:
+                typer.echo(f"    last error: {erasure.error}")
+    overdue = report.overdue(sla_days)
+    if overdue:
+        typer.echo(f"{len(overdue)} erasure(s) waiting longer than {sla_days:g} days (TESSERA_ERASURE_SLA_DAYS)")
+    raise typer.Exit(1 if overdue else 0)
+
+
 segments_app = typer.Typer(
     help="Segments: report sizes, changes and overlaps (the default), or compile the declared ones.",
     invoke_without_command=True,

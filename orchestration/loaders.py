@@ -12,6 +12,7 @@ from dagster import AssetExecutionContext
 from .automation import retry_policy
 from .loading.warehouse import SourceLoad, ensure_raw_tables, load_source
 from .quality.checks import check_spec, raw_validation
+from .quality.suites import value_sets
 from .resources import LandingFolder, Warehouse
 from .settings import DEFAULT_OWNER
 from .sources import SOURCES, Source
@@ -60,13 +61,14 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
                 key,
                 "the contract's columns and types, value sets, record ids not null, timestamps in a sane range, "
                 "the share of rows quarantined",
+                blocking=False,
             ),
         ],
     )
     def load(context: AssetExecutionContext, warehouse: Warehouse, landing: LandingFolder) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             ensure_raw_tables(con, [source])
-            report = load_source(con, landing.resolved_path, source)
+            report = load_source(con, landing.resolved_path, source, value_sets(source.name))
             validated = raw_validation(con, source)
         context.log.info(
             f"{source.name}: {len(report.loaded)} file(s) loaded, {len(report.skipped)} already loaded, "

@@ -52,6 +52,7 @@ class RunSummary:
     sources: dict[str, SourceSummary] = field(default_factory=dict)
     models_built: list[str] = field(default_factory=list)
     syncs: list[SyncSummary] = field(default_factory=list)
+    erasures: dict[str, int | list] = field(default_factory=dict)  # the privacy path's metadata
     checks_passed: int = 0
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: int = 0
@@ -91,6 +92,11 @@ class RunSummary:
                 f"{sync.metadata.get(name, 0):,} {name}" for name in ("planned", "accepted", "rejected", "skipped")
             )
             lines.append(f"  sync {sync.sync}: {counts}")
+        if self.erasures:
+            lines.append(
+                f"  erasures: {self.erasures.get('erased', 0):,} delivered this run, "
+                f"{self.erasures.get('pending', 0):,} waiting for a destination (tessera privacy)"
+            )
         if any(s.rows_quarantined for s in totals):
             lines.append("  quarantined rows, with file, line and reason: select * from raw._quarantine")
         for notice in self.notices:
@@ -157,6 +163,10 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
                 rows_loaded=metadata.get("rows_loaded", 0),
                 rows_quarantined=metadata.get("rows_quarantined", 0),
             )
+        elif key == ["reverse_etl", "erasures"]:
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            summary.erasures = metadata
+            summary.notices.extend(f"erasures not delivered: {failed}" for failed in metadata.get("failed_syncs", []))
         elif key[0] == "reverse_etl":
             metadata = {name: value.value for name, value in materialization.metadata.items()}
             summary.syncs.append(SyncSummary(key[1], metadata))

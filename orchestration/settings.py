@@ -23,3 +23,18 @@ def warehouse_path() -> Path:
 def landing_dir() -> Path:
     configured = os.environ.get(LANDING_ENV)
     return Path(configured).resolve() if configured else PROJECT_DIR / "data" / "landing"
+
+
+ERASURE_SLA_ENV = "TESSERA_ERASURE_SLA_DAYS"
+
+
+def erasure_sla_days() -> float:
+    """Days an erasure may wait for a destination's confirmation before its check fails (GDPR allows a month)."""
+    configured = os.environ.get(ERASURE_SLA_ENV, "7")
+    try:
+        days = float(configured)
+    except ValueError:
+        raise ValueError(f"{ERASURE_SLA_ENV}={configured!r} is not a number of days") from None
+    if days <= 0:
+        raise ValueError(f"{ERASURE_SLA_ENV}={configured!r} must be more than 0 days")
+    return days

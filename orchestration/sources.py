@@ -256,4 +256,29 @@ SOURCES: tuple[Source, ...] = (
 )
 
 SOURCES_BY_NAME: dict[str, Source] = {source.name: source for source in SOURCES}
+
+# The enumerations of sources.md, by source and column. A loaded value (trimmed, lower-cased, as staging reads it)
+# outside its set is quarantined. The consent purposes the loaders and checks use are the dbt project's (var
+# `consent_purposes`), which a project may extend; these are the contract's.
+VALUE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "crm_contacts": {"lifecycle_stage": ("subscriber", "lead", "customer", "other", "")},
+    "web_events": {"type": ("identify", "track", "page", "screen", "alias")},
+    "app_events": {"type": ("identify", "track", "page", "screen", "alias")},
+    "orders": {"status": ("paid", "refunded", "cancelled")},
+    "pos_transactions": {"payment_method": ("card", "cash", "gift_card", "")},
+    "email_events": {
+        "event": ("processed", "delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
+    },
+    "support_tickets": {
+        "channel": ("email", "phone", "chat", ""),
+        "status": ("new", "open", "solved", "closed", ""),
+        "satisfaction": ("good", "bad", ""),  # empty when the requester did not say
+    },
+    "consent_events": {
+        "purpose": ("email_marketing", "sms_marketing", "advertising", "analytics", "personalization"),
+        "status": ("granted", "denied", "withdrawn"),
+        "source": ("web_banner", "preference_center", "crm", "pos", ""),
+    },
+    "erasure_requests": {"type": ("erase", "suppress")},
+}
 TRUTH_FOLDER = "_truth"

@@ -15,9 +15,13 @@ A file `reverse_etl/syncs/*.yml` lists syncs:
           email: email                         # destination field: model column
           source: {constant: tessera}
           full_name: {template: "{{ first_name }} {{ last_name }}"}
-        consent: email_marketing               # required: rows without it are never sent
+        consent: email_marketing               # required: a purpose, or a list of them (rows need them all)
         schedule: "0 * * * *"                  # optional, cron
         owner: crm-team@shop.example           # optional: who answers for it (an email or team:<name>)
+
+The purposes a sync declares must include every purpose its destination's kind requires under the consent
+policy (`reverse_etl/consent_policy.yml`: ads need `advertising`, email tools `email_marketing`, ...), or the
+sync is refused when loaded.
 
 Secrets never sit in these files: a setting named like a secret (token, key, password, secret) must be written
 `{env: VARIABLE}`, and is read from the environment when the sync runs. Every mistake is reported with its file,
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ import jinja2
 import yaml
 
 SYNCS_DIR = Path(__file__).parent / "syncs"
+CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SECRET_SETTING = re.compile(r"(token|key|password|secret)", re.IGNORECASE)
@@ -100,12 +105,11 @@ class SyncDefinition:
     mode: str
     primary_key: str
     mapping: tuple[FieldMapping, ...]
-    consent: str
+    consents: tuple[str, ...]  # the purposes a row needs, all of them
     defined_in: Path
     where: str | None = None
     schedule: str | None = None
     owner: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def setting(self, name: str, default: Any = None) -> Any:
         """A destination setting, with `{env: NAME}` secrets read from the environment now."""
@@ -122,14 +126,46 @@ class SyncDefinition:
         return set().union(*(mapping.columns() for mapping in self.mapping))
 
 
+@dataclass(frozen=True)
+class ConsentPolicy:
+    """Which consent purposes a sync must require, by destination kind (`consent_policy.yml`)."""
+
+    requires: dict[str, tuple[str, ...]]
+    defined_in: Path
+
+    @classmethod
+    def read(cls, path: Path = CONSENT_POLICY) -> ConsentPolicy:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+            requires = {str(kind): tuple(map(str, purposes or ())) for kind, purposes in document["requires"].items()}
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+            raise SyncDefinitionError(
+                [f"{path.name}: expected `requires:` mapping kinds to purposes ({error})"]
+            ) from None
+        return cls(requires, path)
+
+
 def load_definitions(
-    folder: Path = SYNCS_DIR, *, destination_types: dict[str, tuple[str, ...]], purposes: list[str]
+    folder: Path = SYNCS_DIR,
+    *,
+    destination_types: dict[str, tuple[str, ...]],
+    purposes: list[str],
+    categories: dict[str, str] | None = None,
+    policy: ConsentPolicy | None = None,
 ) -> list[SyncDefinition]:
-    """Every sync of `folder/*.yml`, validated. `destination_types` maps each type to the modes it supports."""
+    """Every sync of `folder/*.yml`, validated. `destination_types` maps each type to the modes it supports,
+    `categories` each type to its kind, whose purposes `policy` requires."""
     problems: list[str] = []
     syncs: list[SyncDefinition] = []
+    if policy is not None:
+        problems += [
+            f"{policy.defined_in.name}: requires.{kind}: {purpose!r} is not a consent purpose ({', '.join(purposes)})"
+            for kind, required in policy.requires.items()
+            for purpose in required
+            if purpose not in purposes
+        ]
     for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-        syncs.extend(_Reader(path, destination_types, purposes, problems).read())
+        syncs.extend(_Reader(path, destination_types, purposes, problems, categories or {}, policy).read())
     names: dict[str, Path] = {}
     for sync in syncs:
         if sync.name in names:
@@ -141,8 +177,17 @@ def load_definitions(
 
 
 class _Reader:
-    def __init__(self, path: Path, types: dict[str, tuple[str, ...]], purposes: list[str], problems: list[str]):
+    def __init__(
+        self,
+        path: Path,
+        types: dict[str, tuple[str, ...]],
+        purposes: list[str],
+        problems: list[str],
+        categories: dict[str, str],
+        policy: ConsentPolicy | None,
+    ):
         self.path, self.types, self.purposes, self.problems = path, types, purposes, problems
+        self.categories, self.policy = categories, policy
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{self.path.name}: {where}: {message}")
@@ -179,10 +224,11 @@ class _Reader:
         if not isinstance(item.get("primary_key"), str) or not item["primary_key"]:
             self.problem(f"{where}.primary_key", "required: the model column that identifies a row")
         consent = item.get("consent")
-        if consent not in self.purposes:
+        consents = tuple(consent) if isinstance(consent, list) else (consent,)
+        if not consents or any(purpose not in self.purposes for purpose in consents):
             self.problem(
                 f"{where}.consent",
-                f"{consent!r}: a sync needs the consent purpose its rows must have ({', '.join(self.purposes)})",
+                f"{consent!r}: a sync needs the consent purpose(s) its rows must have ({', '.join(self.purposes)})",
             )
         destination = item.get("destination")
         settings: dict[str, Any] = {}
@@ -192,6 +238,7 @@ class _Reader:
         else:
             destination_type = destination["type"]
             settings = self.settings(f"{where}.destination", destination)
+            self.check_policy(where, destination_type, consents)
         mode = item.get("mode")
         if mode not in MODES:
             self.problem(f"{where}.mode", f"{mode!r} is not a mode; use one of {', '.join(MODES)}")
@@ -215,12 +262,24 @@ class _Reader:
             mode=mode,
             primary_key=item["primary_key"],
             mapping=mapping,
-            consent=consent,
+            consents=consents,
             defined_in=self.path,
             where=item.get("where"),
             schedule=schedule,
             owner=owner,
         )
+
+    def check_policy(self, where: str, destination_type: str, consents: tuple[object, ...]) -> None:
+        kind = self.categories.get(destination_type)
+        if self.policy is None or kind is None:
+            return
+        missing = [purpose for purpose in self.policy.requires.get(kind, ()) if purpose not in consents]
+        if missing:
+            self.problem(
+                f"{where}.consent",
+                f"a {destination_type} destination ({kind}) requires consent {', '.join(missing)} under "
+                f"{self.policy.defined_in.name}; this sync declares {', '.join(map(str, consents))}",
+            )
 
     def settings(self, where: str, destination: dict) -> dict[str, Any]:
         settings: dict[str, Any] = {}

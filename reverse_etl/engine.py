@@ -3,8 +3,9 @@
 For one sync, a run:
 1. reads `activation.<model>` (filtered by the sync's `where`); fails with a clear message on a missing column,
    a null or duplicate primary key, or a model that does not carry the consent column and `is_suppressed`;
-2. keeps only rows whose `consent_<purpose>` is true and that are not suppressed: the others are never sent, and
-   a customer who loses consent, is suppressed or erased counts as removed, so leaves the destination;
+2. keeps only rows whose `consent_<purpose>` is true for each of the sync's purposes and that are not
+   suppressed: the others are never sent, and a customer who loses consent, is suppressed or erased counts as
+   removed, so leaves the destination;
 3. plans, against `reverse_etl.sync_state`: rows added, changed (over the mapped fields only) and removed, and
    the operation each gets in the sync's mode (MODE_OPERATIONS); a full resync re-sends every current row, and
    in mirror mode to a destination that can replace its whole content (Meta's `usersreplace`) sends every
@@ -43,7 +44,7 @@ from typing import Any
 
 import duckdb
 
-from .definitions import SYNCS_DIR, SyncDefinition, load_definitions
+from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, load_definitions
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
 from .retry import DestinationUnavailable
@@ -94,13 +95,21 @@ class SyncResult:
     problems: dict[str, list[str]] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)  # why rows were rejected, by message
     erased_keys: set[str] = field(default_factory=set)
+    erase_attempted: set[str] = field(default_factory=set)  # held rows the destination answered for
 
 
 def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
     from orchestration.segments.declarations import consent_purposes
 
     modes = {name: cls.modes for name, cls in DESTINATIONS.items()}
-    return load_definitions(folder, destination_types=modes, purposes=consent_purposes())
+    categories = {name: cls.category for name, cls in DESTINATIONS.items()}
+    return load_definitions(
+        folder,
+        destination_types=modes,
+        purposes=consent_purposes(),
+        categories=categories,
+        policy=ConsentPolicy.read(),
+    )
 
 
 def run_syncs(
@@ -109,9 +118,11 @@ def run_syncs(
     *,
     dry_run: bool = False,
     full: bool = False,
+    erase_only: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[SyncResult]:
-    """Runs `syncs` side by side against `warehouse`; one result per sync, in the order given."""
+    """Runs `syncs` side by side against `warehouse`; one result per sync, in the order given. `erase_only`
+    delivers the pending erasures and nothing else: the privacy path, which needs no activation model."""
     if not syncs:
         return []
     with duckdb.connect(str(warehouse), read_only=dry_run) as con:
@@ -120,7 +131,7 @@ def run_syncs(
         files = files_folder(warehouse)
         with ThreadPoolExecutor(max_workers=len(syncs), thread_name_prefix="sync") as pool:
             futures = [
-                pool.submit(_run_one, con.cursor(), state, run_id, sync, files, dry_run, full, progress)
+                pool.submit(_run_one, con.cursor(), state, run_id, sync, files, dry_run, full, erase_only, progress)
                 for sync in syncs
             ]
             return [future.result() for future in futures]
@@ -140,6 +151,7 @@ def _run_one(
     workdir: Path,
     dry_run: bool,
     full: bool,
+    erase_only: bool,
     progress: Callable[[str, int, int], None] | None,
 ) -> SyncResult:
     started = time.monotonic()
@@ -153,24 +165,27 @@ def _run_one(
         held = {key: erasures[ack.customer_id] for key, ack in acknowledged.items() if ack.customer_id in erasures}
         if state is not None:
             state.plan_erasures(sync.name, sync.destination_type, held)
+        if erase_only and not held:
+            return result  # nothing to do, nothing to record
         destination = DESTINATIONS[sync.destination_type](sync, workdir)
-        if held:
-            erase = [PlannedChange(ERASE, Change(key, json.loads(acknowledged.pop(key).fields_json)), None)
-                     for key in held]  # fmt: skip
-            if dry_run:
-                result.plan.extend(erase)
-            else:
-                _erase(sync, destination, state, run_id, result, erase, held)
-        rows, result.not_eligible = _eligible_rows(cursor, sync, erasures)
-        replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
-        result.plan += _plan(sync, rows, acknowledged, full, replace)
-        result.planned = sum(1 for planned in result.plan if planned.operation)
+        erase = [PlannedChange(ERASE, Change(key, json.loads(acknowledged.pop(key).fields_json)), None)
+                 for key in held]  # fmt: skip
         if dry_run:
-            for planned in result.plan:
-                if planned.operation and (problems := destination.validate(planned.operation, planned.change)):
-                    result.problems[planned.change.record_key] = problems
-        else:
-            _send(sync, destination, state, run_id, result, progress)
+            result.plan.extend(erase)
+        elif erase:
+            _erase(sync, destination, state, run_id, result, erase, held)
+        result.planned = len(erase)
+        if not erase_only:
+            rows, result.not_eligible = _eligible_rows(cursor, sync, erasures)
+            replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
+            result.plan += _plan(sync, rows, acknowledged, full, replace)
+            result.planned = sum(1 for planned in result.plan if planned.operation)
+            if dry_run:
+                for planned in result.plan:
+                    if planned.operation and (problems := destination.validate(planned.operation, planned.change)):
+                        result.problems[planned.change.record_key] = problems
+            else:
+                _send(sync, destination, state, run_id, result, progress)
     except DestinationUnavailable as error:
         result.status, result.error, result.retryable = "failed", str(error), True
     except SyncFailed as error:
@@ -185,7 +200,7 @@ def _run_one(
         if result.error:  # the erasures not confirmed were stopped by this error: say so where they wait
             state.failed_erasures(sync.name, [
                 ErasureAttempt(erasure, key, False, result.error) for key, erasure in held.items()
-                if key not in result.erased_keys
+                if key not in result.erase_attempted
             ])  # fmt: skip
     result.seconds = time.monotonic() - started
     if state is not None:
@@ -227,6 +242,7 @@ def _erase(
     size = destination.batch_size_for(ERASE)
     for batch in (erase[i : i + size] for i in range(0, len(erase), size)):
         answers = {answer.record_key: answer for answer in destination.send(ERASE, [p.change for p in batch])}
+        result.erase_attempted.update(planned.change.record_key for planned in batch)
         outcomes, attempts, forgotten = [], [], {}
         for planned in batch:
             key = planned.change.record_key
@@ -257,14 +273,14 @@ def _eligible_rows(
     except duckdb.Error as error:
         raise SyncFailed(f"reading {relation} with where {sync.where!r} failed: {error}") from None
     columns = [description[0] for description in query.description]
-    consent = f"consent_{sync.consent}"
-    required = {sync.primary_key, "customer_id", consent, "is_suppressed"} | sync.mapped_columns()
+    consents = [f"consent_{purpose}" for purpose in sync.consents]
+    required = {sync.primary_key, "customer_id", *consents, "is_suppressed"} | sync.mapped_columns()
     if missing := sorted(required - set(columns)):
         raise SyncFailed(
             f"{relation} has no column(s) {', '.join(missing)}"
             + (
                 " (every activation model carries customer_id, consent_<purpose> and is_suppressed)"
-                if {consent, "customer_id"} & set(missing)
+                if {*consents, "customer_id"} & set(missing)
                 else ""
             )
         )
@@ -277,7 +293,9 @@ def _eligible_rows(
     eligible = [
         row
         for row in rows
-        if row[consent] is True and row["is_suppressed"] is False and str(row["customer_id"]) not in erasures
+        if all(row[consent] is True for consent in consents)
+        and row["is_suppressed"] is False
+        and str(row["customer_id"]) not in erasures
     ]
     return eligible, len(rows) - len(eligible)
 

@@ -16,6 +16,10 @@ EXPOSURES_FILE = Path("models") / "activation" / "_syncs__exposures.yml"
 NOTICE = "# Generated from reverse_etl/syncs/*.yml before every dbt parse: edit the syncs, not this file.\n"
 
 
+def _consents(sync: SyncDefinition) -> str:
+    return " and ".join(f"consent_{purpose}" for purpose in sync.consents)
+
+
 def write_exposures(syncs: list[SyncDefinition], project_dir: Path = PROJECT_DIR) -> bool:
     exposures = [
         {
@@ -26,7 +30,7 @@ def write_exposures(syncs: list[SyncDefinition], project_dir: Path = PROJECT_DIR
             "description": (
                 f"Syncs activation.{sync.model}{f' where {sync.where}' if sync.where else ''} to "
                 f"{sync.destination_type} in {sync.mode} mode, keyed by {sync.primary_key}; only rows with "
-                f"consent_{sync.consent} that are not suppressed. Defined in reverse_etl/syncs/"
+                f"{_consents(sync)} that are not suppressed. Defined in reverse_etl/syncs/"
                 f"{sync.defined_in.name}."
             ),
             "depends_on": [f"ref('{sync.model}')"],
@@ -34,7 +38,7 @@ def write_exposures(syncs: list[SyncDefinition], project_dir: Path = PROJECT_DIR
                 "meta": {
                     "destination": sync.destination_type,
                     "mode": sync.mode,
-                    "consent_purpose": sync.consent,
+                    "consent_purpose": ", ".join(sync.consents),
                     "fields": [mapping.target for mapping in sync.mapping],
                     "schedule": sync.schedule or "with every tessera run",
                 }

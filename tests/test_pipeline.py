@@ -189,3 +189,69 @@ def test_tessera_docs_builds_the_catalog_of_the_warehouse(first_run) -> None:
     assert columns["email"]["meta"].get("pii") is True
     assert "exposure.tessera.vip_members_file" in manifest["exposures"]
     assert (target / "index.html").is_file()
+
+
+def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination(small_landing, tmp_path: Path) -> None:
+    """The customer held by the most destinations asks to be erased, in the same delivery as a consent row with
+    an unknown purpose: the bad row is quarantined, the rest loads, and every stand-in, the exported file and
+    the sync state end with nothing of them; `tessera privacy` has nothing waiting."""
+    import csv
+    import json
+
+    from reverse_etl.demo import DEMO_SYNCS, running_stand_ins
+    from reverse_etl.engine import load_syncs, run_syncs
+    from reverse_etl.hashing import sha256
+
+    landing, _ = small_landing
+    shutil.copytree(landing, tmp_path / "landing")
+    warehouse = tmp_path / "tessera.duckdb"
+    first = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
+    assert first.returncode == 0, first.stdout + first.stderr
+    saas = load_syncs(DEMO_SYNCS)
+    with running_stand_ins() as stand_ins:
+        assert all(result.status == "succeeded" for result in run_syncs(warehouse, saas))
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            customer, email, held_by = con.execute(
+                "select s.customer_id, p.email, count(distinct s.sync_name) from reverse_etl.sync_state s "
+                "join marts.customer_profiles p using (customer_id) where p.email is not null "
+                "group by all order by 3 desc, 1 limit 1"
+            ).fetchone()
+        assert held_by >= 4, f"the busiest customer is held by {held_by} syncs only"
+        consent = tmp_path / "landing" / "consent_events"
+        sample = json.loads(next(consent.glob("*.jsonl")).read_text().splitlines()[0])
+        lines = [{**sample, "event_id": f"late-{i}", "purpose": "analytics"} for i in range(30)]
+        lines.append({**sample, "event_id": "late-bad", "purpose": "everything"})
+        (consent / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        erasures = tmp_path / "landing" / "erasure_requests"
+        erasures.mkdir(exist_ok=True)
+        with (erasures / "erasure_requests_2099-01-01.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["request_id", "email", "phone", "user_id", "requested_at", "type"])
+            writer.writerow(["R-everywhere", email, "", "", "2026-11-30T09:00:00Z", "erase"])
+        second = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "warning: raw/consent_events" in second.stdout
+        results = run_syncs(warehouse, saas)
+        assert all(result.status == "succeeded" for result in results), [r.error for r in results]
+        assert not stand_ins["hubspot"].holds(email)
+        assert not stand_ins["klaviyo"].holds(email)
+        assert not stand_ins["mailchimp"].holds(email)
+        assert customer not in stand_ins["braze"].users
+        assert customer not in stand_ins["salesforce"].by_external_id("Tessera_Customer_Id__c")
+        assert sha256(email) not in stand_ins["meta"].members("23850000000000001")
+        google = stand_ins["google_ads"]
+        assert all(sha256(email) not in google.members(user_list) for user_list in google.user_lists)
+    exported = (tmp_path / "tessera" / "exports" / "vip_loyalty_members.csv").read_text()
+    assert email not in exported
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from reverse_etl.sync_state where customer_id = ?", [customer]
+        ).fetchone() == (0,)
+        deliveries = con.execute(
+            "select status, count(*) from reverse_etl.erasure_deliveries where request_id = 'R-everywhere' group by 1"
+        ).fetchall()
+        [(reason,)] = con.execute("select reason from raw._quarantine where content like '%late-bad%'").fetchall()
+    assert deliveries == [("delivered", held_by)]
+    assert "purpose: 'everything' is not one of" in reason
+    privacy = tessera("privacy", warehouse=warehouse, landing=tmp_path / "landing")
+    assert privacy.returncode == 0 and "waiting: 0" in privacy.stdout, privacy.stdout + privacy.stderr

@@ -3,6 +3,7 @@ where and how without showing personal data, and a failure stops what is downstr
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -89,26 +90,49 @@ def test_a_segment_that_jumps_beyond_the_allowed_change_fails(tmp_path: Path, mo
 
 
 @pytest.mark.pipeline
-def test_a_broken_source_file_fails_its_check_and_nothing_downstream_runs(small_landing, tmp_path: Path) -> None:
+def test_a_bad_row_stops_nothing_and_a_broken_file_is_held_back_but_never_the_privacy_path(
+    small_landing, tmp_path: Path
+) -> None:
     landing, _ = small_landing
     shutil.copytree(landing, tmp_path / "landing")
-    folder = tmp_path / "landing" / "consent_events"
-    sample = json.loads(next(folder.glob("*.jsonl")).read_text().splitlines()[0])
-    broken = [{**sample, "event_id": f"broken-{i}", "purpose": "everything"} for i in range(3)]
-    (folder / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(line) + "\n" for line in broken))
+    consent = tmp_path / "landing" / "consent_events"
+    sample = json.loads(next(consent.glob("*.jsonl")).read_text().splitlines()[0])
+    good = [{**sample, "event_id": f"late-{i}", "purpose": "analytics"} for i in range(40)]
+    bad = {**sample, "event_id": "late-bad", "purpose": "everything"}
+    (consent / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*good, bad]))
+    web = tmp_path / "landing" / "web_events"
+    message = json.loads(next(web.glob("*.jsonl")).read_text().splitlines()[0])
+    broken = [{**message, "messageId": f"broken-{i}", "type": "teleport"} for i in range(9)]
+    fine = {**message, "messageId": "fine-but-held", "type": "page"}
+    (web / "web_events_2099-01-01.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [fine, *broken]))
+    contact = next(csv.DictReader(next((tmp_path / "landing" / "crm_contacts").glob("*.csv")).open()))
+    erasures = tmp_path / "landing" / "erasure_requests"
+    erasures.mkdir(exist_ok=True)
+    (erasures / "erasure_requests_2099-01-01.csv").write_text(
+        "request_id,email,phone,user_id,requested_at,type\n"
+        f"R-late,{contact['email']},{contact['phone']},,2026-11-30T10:00:00Z,erase\n"
+    )
     warehouse = tmp_path / "tessera.duckdb"
     env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse), TESSERA_LANDING_DIR=str(tmp_path / "landing"))
     result = subprocess.run(
         [sys.executable, "-m", "orchestration", "run"], env=env, capture_output=True, text=True, timeout=600
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "raw/consent_events: great_expectations" in result.stdout
-    assert "raw.consent_events.purpose: expect_column_values_to_be_in_set: 3 of" in result.stdout
-    [not_run] = [line for line in result.stdout.splitlines() if "not run, downstream of a failure:" in line]
-    assert "tessera_dbt_models" in not_run and "reverse_etl_syncs" in not_run
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out  # the held-back file is a failure to look at...
+    assert "FAILED: raw/web_events: great_expectations (held back from the models: web_events/web_events_2099" in out
+    assert "warning: raw/consent_events: great_expectations" in out  # ...the one bad consent row only a warning
+    assert "not run, downstream of a failure" not in out, "...and nothing else stopped"
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        schemas = {name for (name,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
-    assert "marts" not in schemas and "reverse_etl" not in schemas, "no model built, no sync run"
+        [(reason,)] = con.execute("select reason from raw._quarantine where content like '%late-bad%'").fetchall()
+        staged = con.execute(
+            "select count(*) filter (where consent_decision_id like 'late-%'), "
+            "(select count(*) from staging.stg_web__events where message_id = 'fine-but-held') "
+            "from staging.stg_consent__decisions"
+        ).fetchone()
+        [applied] = con.execute("select status from marts.privacy_requests where request_id = 'R-late'").fetchone()
+    assert reason.startswith("purpose: 'everything' is not one of 'email_marketing'"), reason
+    assert staged == (40, 0), "the other consent rows load; the held-back web file reaches no model"
+    assert applied == "applied", "erasures and suppressions are applied whatever else failed"
 
 
 def test_the_syncs_wait_for_the_blocking_checks_on_their_inputs() -> None:

@@ -322,7 +322,7 @@ def test_definition_mistakes_name_the_file_sync_and_field(tmp_path: Path, change
     text = "syncs:\n  - name: people_file\n    destination: " + destination + "\n    primary_key: customer_id\n"
     text += "    mapping: {email: email}\n" + "".join(f"    {k}: {v}\n" for k, v in fields.items() if k != "token")
     if expected is None:
-        assert syncs(tmp_path, text)[0].consent == "email_marketing"
+        assert syncs(tmp_path, text)[0].consents == ("email_marketing",)
         return
     with pytest.raises(SyncDefinitionError) as raised:
         syncs(tmp_path, text)
@@ -503,3 +503,60 @@ def test_file_and_postgres_destinations_delete_an_erased_persons_rows(
     assert "a@x.org" not in exported and "b@x.org" in exported
     with psycopg.connect(postgres) as connection:
         assert connection.execute("select record_key from tessera_test.people").fetchall() == [("c2",)]
+
+
+def test_a_sync_whose_purpose_its_destination_kind_does_not_allow_is_refused_at_load_time(tmp_path: Path) -> None:
+    from reverse_etl.definitions import ConsentPolicy
+
+    folder = tmp_path / "syncs"
+    folder.mkdir()
+    (folder / "ads.yml").write_text(
+        textwrap.dedent("""
+        syncs:
+          - name: vips_to_meta
+            model: sync_people
+            destination: {type: meta_custom_audience, access_token: {env: T}, audience_id: "1"}
+            mode: audience
+            primary_key: customer_id
+            mapping: {email: email}
+            consent: email_marketing
+          - name: vips_by_email_and_ads
+            model: sync_people
+            destination: {type: webhook, url: "http://127.0.0.1:9/hook", secret: {env: T}}
+            mode: upsert
+            primary_key: customer_id
+            mapping: {email: email}
+            consent: [email_marketing, advertising]
+        """),
+        encoding="utf-8",
+    )
+    kinds = {name: cls.category for name, cls in DESTINATIONS.items()}
+    purposes = ["email_marketing", "sms_marketing", "advertising", "analytics", "personalization"]
+    arguments = dict(destination_types=MODES, purposes=purposes, categories=kinds, policy=ConsentPolicy.read())
+    with pytest.raises(SyncDefinitionError) as raised:
+        load_definitions(folder, **arguments)
+    [problem] = raised.value.problems
+    assert problem.startswith("ads.yml: syncs[0] (vips_to_meta).consent: a meta_custom_audience destination")
+    assert "requires consent advertising under consent_policy.yml" in problem
+    (folder / "ads.yml").write_text((folder / "ads.yml").read_text().replace("email_marketing\n", "advertising\n", 1))
+    meta, both = load_definitions(folder, **arguments)
+    assert (meta.consents, both.consents) == (("advertising",), ("email_marketing", "advertising"))
+
+
+def test_a_sync_with_several_purposes_sends_only_rows_that_granted_them_all(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema activation")
+        con.execute(
+            "create table activation.sync_people as select * from (values "
+            "('c1', 'a@x.org', true, true, false), ('c2', 'b@x.org', true, false, false)) "
+            "t(customer_id, email, consent_email_marketing, consent_advertising, is_suppressed)"
+        )
+    [sync] = syncs(
+        tmp_path,
+        webhook_sync(receiver.url, mode="upsert")
+        .replace("greeting: {template: \"Hello {{ email.split('@')[0] }}\"}", "")
+        .replace("consent: email_marketing", "consent: [email_marketing, advertising]"),
+    )
+    [result] = run_syncs(warehouse, [sync])
+    assert (result.accepted, result.not_eligible, receiver.sent()) == (1, 1, ["c1"])

@@ -7,8 +7,7 @@
 {% macro stage_segment_events(source_relation) %}
 with source as (
 
-    select * from {{ source_relation }}
-    {{ tessera.arrived_since_last_run() }}
+    {{ tessera.accepted_rows(source_relation, new_only=true) }}
 
 ),
 

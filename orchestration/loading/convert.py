@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from ..sources import MONEY, Column, ColumnType
 
 UTC_TIMESTAMP = pa.timestamp("us")
+EARLIEST = datetime(2000, 1, 1)  # no source system of a retailer records anything before it
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.STRING: pa.string(),
@@ -30,6 +31,34 @@ CENT = Decimal("0.01")
 
 class BadValue(ValueError):
     """A value that cannot be read as its column's type; the message becomes the quarantine reason."""
+
+
+def latest() -> datetime:
+    """The last moment a landing timestamp may name: the end of next year (a later one is a typo or a default)."""
+    return datetime(datetime.now().year + 1, 12, 31, 23, 59, 59)
+
+
+def value_problems(
+    column: Column, values: pa.Array, allowed: tuple[str, ...] | None, latest_moment: datetime
+) -> dict[int, str]:
+    """Rows of a typed column whose value is well formed but not allowed: a value outside its column's set
+    (compared trimmed and lower-cased, as staging reads it) or a timestamp outside 2000 .. next year."""
+    problems: dict[int, str] = {}
+    if allowed is not None and pa.types.is_string(values.type):
+        normalised = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+        outside = pc.invert(pc.is_in(normalised, value_set=pa.array(allowed, pa.string())))
+        outside = pc.and_kleene(outside, pc.is_valid(values))
+        for index in pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist():
+            value = values[index].as_py()
+            problems[index] = f"{column.name}: {value[:40]!r} is not one of {', '.join(repr(v) for v in allowed)}"
+    if column.type in (ColumnType.TIMESTAMP, ColumnType.UNIX_SECONDS) and pa.types.is_timestamp(values.type):
+        early = pc.less(values, pa.scalar(EARLIEST, UTC_TIMESTAMP))
+        late = pc.greater(values, pa.scalar(latest_moment, UTC_TIMESTAMP))
+        for index in pc.indices_nonzero(pc.fill_null(pc.or_(early, late), False)).to_pylist():
+            problems[index] = (
+                f"{column.name}: {values[index].as_py()} is outside {EARLIEST.year} .. {latest_moment.year}"
+            )
+    return problems
 
 
 def arrow_type(column: Column) -> pa.DataType:

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ..sources import Column, FileFormat, Source
-from .convert import BadValue, arrow_type, convert_array, convert_value
+from ..sources import VALUE_SETS, Column, FileFormat, Source
+from .convert import BadValue, arrow_type, convert_array, convert_value, latest, value_problems
 
 BATCH_ROWS = 65_536
 CSV_BLOCK_BYTES = 8 << 20
@@ -61,9 +61,21 @@ def raw_schema(source: Source) -> pa.Schema:
     return pa.schema(fields)
 
 
-def read(path: Path, source: Source, display_name: str, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+ValueSets = dict[str, tuple[str, ...]]  # column -> the values it may hold
+
+
+def read(
+    path: Path,
+    source: Source,
+    display_name: str,
+    batch_rows: int = BATCH_ROWS,
+    value_sets: ValueSets | None = None,
+) -> Iterator[Batch]:
+    """`value_sets`: the enumerated columns' allowed values (default: the contract's, `sources.VALUE_SETS`); a
+    row holding another value is quarantined with the reason, like a row that does not parse."""
     readers = {FileFormat.CSV: read_csv, FileFormat.JSONL: read_jsonl, FileFormat.PARQUET: read_parquet}
-    return readers[source.format](path, source, display_name, batch_rows)
+    allowed = VALUE_SETS.get(source.name, {}) if value_sets is None else value_sets
+    return readers[source.format](path, source, display_name, batch_rows, allowed)
 
 
 def _check_columns(display_name: str, source: Source, found: list[str]) -> None:
@@ -81,12 +93,16 @@ def _check_columns(display_name: str, source: Source, found: list[str]) -> None:
         )
 
 
-def _typed_batch(source: Source, columns: dict[str, pa.Array], positions: list[int], row_text) -> Batch:
+def _typed_batch(
+    source: Source, columns: dict[str, pa.Array], positions: list[int], row_text, allowed: ValueSets
+) -> Batch:
     """Converts raw columns to their types; rows with a bad value go to quarantine, the others stay."""
     reasons: dict[int, list[str]] = {}
     typed = {}
+    latest_moment = latest()
     for column in source.columns:
         typed[column.name], bad = convert_array(column, columns[column.name])
+        bad.update(value_problems(column, typed[column.name], allowed.get(column.name), latest_moment))
         for index, reason in bad.items():
             reasons.setdefault(index, []).append(reason)
     typed[position_column(source)] = pa.array(positions, pa.int64())
@@ -98,7 +114,7 @@ def _typed_batch(source: Source, columns: dict[str, pa.Array], positions: list[i
     return Batch(table.filter(keep), quarantined)
 
 
-def read_csv(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+def read_csv(path: Path, source: Source, display_name: str, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
     invalid: list[Quarantined] = []
 
     def on_invalid_row(row: pa_csv.InvalidRow) -> str:
@@ -133,7 +149,7 @@ def read_csv(path: Path, source: Source, display_name: str, batch_rows: int) -> 
                 positions.append(next_line)
             next_line += 1
         columns = {name: record_batch.column(name) for name in source.column_names}
-        batch = _typed_batch(source, columns, positions, partial(_csv_text, record_batch))
+        batch = _typed_batch(source, columns, positions, partial(_csv_text, record_batch), allowed)
         batch.quarantined = invalid + batch.quarantined
         invalid.clear()
         yield batch
@@ -156,7 +172,7 @@ def _lookup(event: dict, path: str) -> object:
     return value
 
 
-def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
     """One JSON object a line; the whole original object is kept as `payload`, the contract fields typed."""
     columns: list[Column] = list(source.columns)
     schema = raw_schema(source)
@@ -186,13 +202,29 @@ def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int) -
             values["_line"].append(number)
             values["payload"].append(text)
             if len(values["_line"]) >= batch_rows:
-                yield Batch(pa.table(values, schema=schema), quarantined)
+                yield _checked_batch(source, pa.table(values, schema=schema), quarantined, allowed)
                 values, quarantined = {name: [] for name in schema.names}, []
     if values["_line"] or quarantined:
-        yield Batch(pa.table(values, schema=schema), quarantined)
+        yield _checked_batch(source, pa.table(values, schema=schema), quarantined, allowed)
 
 
-def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int) -> Iterator[Batch]:
+def _checked_batch(source: Source, table: pa.Table, quarantined: list[Quarantined], allowed: ValueSets) -> Batch:
+    """A batch of typed JSON rows, less those whose values are not allowed (moved to quarantine, in line order)."""
+    latest_moment = latest()
+    reasons: dict[int, list[str]] = {}
+    for column in source.columns:
+        problems = value_problems(column, table[column.name], allowed.get(column.name), latest_moment)
+        for index, reason in problems.items():
+            reasons.setdefault(index, []).append(reason)
+    if not reasons:
+        return Batch(table, quarantined)
+    lines, payloads = table["_line"], table["payload"]
+    moved = [Quarantined(lines[i].as_py(), "; ".join(why), payloads[i].as_py()) for i, why in reasons.items()]
+    keep = pa.array([index not in reasons for index in range(table.num_rows)])
+    return Batch(table.filter(keep), sorted(quarantined + moved, key=lambda q: q.line))
+
+
+def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as error:
@@ -203,7 +235,7 @@ def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int)
         positions = list(range(first_row, first_row + record_batch.num_rows))
         first_row += record_batch.num_rows
         columns = {name: record_batch.column(name) for name in source.column_names}
-        yield _typed_batch(source, columns, positions, partial(_parquet_text, record_batch))
+        yield _typed_batch(source, columns, positions, partial(_parquet_text, record_batch), allowed)
 
 
 def _parquet_text(record_batch: pa.RecordBatch, index: int) -> str:

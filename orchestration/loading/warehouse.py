@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from ..sources import SOURCES, TRUTH_FOLDER, FileFormat, Source
-from .readers import LandingFileError, raw_schema, read
+from .readers import LandingFileError, ValueSets, raw_schema, read
 
 RAW_SCHEMA = "raw"
 MANIFEST_DDL = """
@@ -106,8 +106,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_file(con: duckdb.DuckDBPyConnection, landing: Path, source: Source, path: Path) -> FileLoad:
-    """Loads one file exactly once; raises `LandingFileError` (loading nothing of it) if it cannot."""
+def load_file(
+    con: duckdb.DuckDBPyConnection, landing: Path, source: Source, path: Path, value_sets: ValueSets | None = None
+) -> FileLoad:
+    """Loads one file exactly once; raises `LandingFileError` (loading nothing of it) if it cannot. A row whose
+    value is outside its column's set (`value_sets`, default the contract's) is quarantined like a row that does
+    not parse."""
     name = path.relative_to(landing).as_posix()
     digest = file_sha256(path)
     seen = con.execute("select sha256 from raw._loads where file = ?", [name]).fetchone()
@@ -122,7 +126,7 @@ def load_file(con: duckdb.DuckDBPyConnection, landing: Path, source: Source, pat
     rows = quarantined = 0
     con.begin()
     try:
-        for batch in read(path, source, name):
+        for batch in read(path, source, name, value_sets=value_sets):
             if batch.rows:
                 con.register("batch", batch.table)
                 con.execute(
@@ -167,7 +171,9 @@ def landing_files(landing: Path, source: Source) -> list[Path]:
     return [path for path in sorted(folder.iterdir()) if path.is_file() and not path.name.startswith(".")]
 
 
-def load_source(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> SourceLoad:
+def load_source(
+    con: duckdb.DuckDBPyConnection, landing: Path, source: Source, value_sets: ValueSets | None = None
+) -> SourceLoad:
     """Loads every new file of one source's folder, in name order. A file that cannot be loaded is reported
     and loads nothing; the others load all the same."""
     report = SourceLoad(source.name)
@@ -176,7 +182,7 @@ def load_source(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -
             report.ignored.append(f"{source.name}/{path.name} (not .{source.extension})")
             continue
         try:
-            load = load_file(con, landing, source, path)
+            load = load_file(con, landing, source, path, value_sets)
         except LandingFileError as error:
             report.errors.append(str(error))
             continue

@@ -1,14 +1,17 @@
-"""The suites as Dagster asset checks, all blocking: a failure stops every asset downstream in the run, so data
-that breaks its contract never reaches the marts, and marts or activation models that break theirs never reach
-a destination. The reason (table, column, expectation, a few masked values) is the check's description, and
-every expectation's result is kept in the check's metadata, viewable in the Dagster UI.
+"""The suites as Dagster asset checks. The reason (table, column, expectation, a few masked values) is the
+check's description, and every expectation's result is kept in the check's metadata, viewable in the Dagster UI.
 
 - Raw: `raw_validation` validates the files a loader has not yet validated under this SUITES_VERSION (its own
-  run's, and any that failed before: a broken file keeps failing the check until its rows are fixed or removed
-  from `raw.<source>` and `raw._loads`); results per file in `raw._validations`. Files are validated in groups of
-  at most `TESSERA_VALIDATION_ROWS` rows (500,000), so memory stays bounded on a first load of months.
+  run's, and any that failed before); results per file in `raw._validations`. Files are validated in groups of
+  at most `TESSERA_VALIDATION_ROWS` rows (500,000), so memory stays bounded on a first load of months. One bad
+  row stops nothing: the loaders quarantined it (with its reason), and the check *warns* with the count. A file
+  whose share of quarantined rows passes `TESSERA_MAX_QUARANTINE_RATIO` (0.05), or whose values break the
+  contract, *fails* the check and is held back: its rows never reach the models (`accepted_rows` in staging),
+  while everything else, and above all the privacy path, runs. So raw checks do not block (a blocking check would
+  stop the whole dbt build); the consent and erasure sources are never held back at all.
 - Marts and activation: `warehouse_checks` validates `marts.customer_profiles`, `marts.segment_memberships` and
-  every `activation.sync_*` model after dbt built them, before the syncs.
+  every `activation.sync_*` model after dbt built them, before the syncs. These are blocking: marts or
+  activation models that break their contract never reach a destination.
 
 No `from __future__ import annotations` here: Dagster reads the check function's annotations as real types.
 """
@@ -34,17 +37,24 @@ from .suites import (
 from .validate import Outcome, validate
 
 CHECK_NAME = "great_expectations"
+# Never held back, whatever their share of bad rows: what they carry (an erasure, a suppression, a withdrawal of
+# consent) must be applied on every run.
+PRIVACY_SOURCES = ("consent_events", "erasure_requests")
 ACTIVATION_KEYS = {"sync_customers": "customer_id", "sync_segment_members": "membership_id"}
 MART_SUITES = {"marts/customer_profiles": profiles_suite, "marts/segment_memberships": segment_sizes_suite}
 
 
-def check_spec(key: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
+def check_spec(key: dg.AssetKey, what: str, blocking: bool = True) -> dg.AssetCheckSpec:
+    effect = (
+        "Blocking: a failure stops what is downstream."
+        if blocking
+        else "A failed file is held back from the models; rows quarantined warn."
+    )
     return dg.AssetCheckSpec(
         CHECK_NAME,
         asset=key,
-        blocking=True,
-        description=f"Great Expectations suite {'.'.join(key.path)} (version {SUITES_VERSION}): {what}. "
-        "Blocking: a failure stops what is downstream.",
+        blocking=blocking,
+        description=f"Great Expectations suite {'.'.join(key.path)} (version {SUITES_VERSION}): {what}. {effect}",
     )
 
 
@@ -72,7 +82,8 @@ def check_result(
 
 # Raw -----------------------------------------------------------------------------------------------------------
 def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCheckResult:
-    """Validates the source's files not yet validated (or that failed), records the outcome per file."""
+    """Validates the source's files not yet validated (or that failed), records the outcome per file: a file
+    fails when its group breaks the suite or its own share of quarantined rows passes the limit."""
     con.execute(
         "create table if not exists raw._validations (file varchar, suite_version varchar, passed boolean, "
         "validated_at timestamp, primary key (file, suite_version))"
@@ -85,24 +96,85 @@ def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCh
     columns = validate(con, raw_columns_suite(source))
     if not columns.passed:  # without the contract's columns, its values cannot be read
         return check_result([columns], rows=0)
-    outcomes, rows = [], 0
+    outcomes, rows, failed_files = [], 0, []
+    limit = float(os.environ.get("TESSERA_MAX_QUARANTINE_RATIO", "0.05"))
     for files in _groups(pending, int(os.environ.get("TESSERA_VALIDATION_ROWS", "500000"))):
         outcome = validate(con, raw_suite(source, files))
         quarantine = validate(con, quarantine_suite(source, files))
         outcomes += [outcome, quarantine]
         rows += outcome.rows
+        over = {
+            file
+            for (file,) in con.execute(
+                "select file from raw._loads where file in (select unnest(?::varchar[])) "
+                "and quarantined::double / greatest(rows + quarantined, 1) > ?",
+                [files, limit],
+            ).fetchall()
+        }
         now = datetime.now(UTC).replace(tzinfo=None)
-        passed = outcome.passed and quarantine.passed
+        verdicts = [(file, outcome.passed and file not in over) for file in files]
+        failed_files += [file for file, passed in verdicts if not passed]
         con.executemany(
             "insert or replace into raw._validations values (?, ?, ?, ?)",
-            [(file, SUITES_VERSION, passed, now) for file in files],
+            [(file, SUITES_VERSION, passed, now) for file, passed in verdicts],
         )
     if not outcomes:
         return dg.AssetCheckResult(
             check_name=CHECK_NAME, passed=True, description="no new files to validate",
             metadata={"suite_version": SUITES_VERSION, "rows_validated": 0},
         )  # fmt: skip
-    return check_result(outcomes, rows=rows)
+    result = check_result(outcomes, rows=rows)
+    held = "" if source.name in PRIVACY_SOURCES else "held back from the models: "
+    if failed_files:
+        shown = ", ".join(failed_files[:5]) + (f" and {len(failed_files) - 5} more" if len(failed_files) > 5 else "")
+        return _amended(
+            result,
+            description=f"{held}{shown}; {result.description}",
+            metadata={**result.metadata, "failed_files": dg.MetadataValue.json(failed_files)},
+        )
+    quarantined = _quarantined(con, [file for file, _ in pending])
+    if quarantined:
+        counted = ", ".join(f"{reason} ({count:,})" for reason, count in quarantined[:3])
+        total = sum(count for _, count in quarantined)
+        return _amended(
+            result,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{total:,} row(s) quarantined, the rest loaded: {counted} (tessera files)",
+        )
+    return result
+
+
+def _amended(
+    result: dg.AssetCheckResult,
+    description: str,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    metadata: dict | None = None,
+) -> dg.AssetCheckResult:
+    """`result`, failed, with another description (and severity, metadata)."""
+    return dg.AssetCheckResult(
+        check_name=result.check_name,
+        asset_key=result.asset_key,
+        passed=False,
+        severity=severity,
+        description=description[:2000],
+        metadata=result.metadata if metadata is None else metadata,
+    )
+
+
+def _quarantined(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[str, int]]:
+    """The quarantine reasons of `files`, by the column or problem they name, most frequent first."""
+    if (
+        not files
+        or not con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_quarantine'"
+        ).fetchone()[0]
+    ):
+        return []
+    return con.execute(
+        "select split_part(reason, ':', 1) as why, count(*) from raw._quarantine "
+        "where file in (select unnest(?::varchar[])) group by 1 order by 2 desc, 1",
+        [files],
+    ).fetchall()
 
 
 def _groups(files: list[tuple[str, int]], max_rows: int) -> Iterator[list[str]]:

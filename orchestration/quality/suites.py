@@ -18,41 +18,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 
 import duckdb
 import great_expectations.expectations as gxe
 
+from ..loading.convert import EARLIEST, latest
 from ..segments.declarations import consent_purposes
-from ..sources import ColumnType, Source
+from ..sources import VALUE_SETS, ColumnType, Source
 
-SUITES_VERSION = "1"
+SUITES_VERSION = "2"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164 = r"^\+[1-9][0-9]{6,14}$"
-EARLIEST = datetime(2000, 1, 1)
 
-# The enumerations of shared/contracts/sources.md, by source and column (consent purposes: `value_sets`).
-VALUE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "crm_contacts": {"lifecycle_stage": ("subscriber", "lead", "customer", "other")},
-    "web_events": {"type": ("identify", "track", "page", "screen", "alias")},
-    "app_events": {"type": ("identify", "track", "page", "screen", "alias")},
-    "orders": {"status": ("paid", "refunded", "cancelled")},
-    "pos_transactions": {"payment_method": ("card", "cash", "gift_card")},
-    "email_events": {
-        "event": ("processed", "delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
-    },
-    "support_tickets": {
-        "channel": ("email", "phone", "chat"),
-        "status": ("new", "open", "solved", "closed"),
-        "satisfaction": ("good", "bad", ""),  # empty when the requester did not say
-    },
-    "consent_events": {
-        "status": ("granted", "denied", "withdrawn"),
-        "source": ("web_banner", "preference_center", "crm", "pos"),
-    },
-    "erasure_requests": {"type": ("erase", "suppress")},
-}
 # The pandas types each other contract type may arrive as (GX validates a DataFrame read from DuckDB); strings
 # arrive as `string_dtype()`.
 PANDAS_TYPES: dict[ColumnType, list[str]] = {
@@ -112,14 +90,16 @@ def raw_suite(source: Source, files: list[str] | None = None) -> Suite:
             )
         if column.type in (ColumnType.TIMESTAMP, ColumnType.UNIX_SECONDS):
             expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column.name, min_value=EARLIEST, max_value=datetime(datetime.now().year + 1, 12, 31)
-                )
+                gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=EARLIEST, max_value=latest())
             )
     for column, values in value_sets(source.name).items():
         expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
     where = "" if files is None else " where _file in (" + ", ".join(f"'{name}'" for name in files) + ")"
-    columns = ", ".join(f'"{column.name}"' for column in checked)
+    enumerated = value_sets(source.name)
+    columns = ", ".join(
+        f'lower(trim("{column.name}")) as "{column.name}"' if column.name in enumerated else f'"{column.name}"'
+        for column in checked
+    )  # enumerations are compared as staging reads them, and as the loaders checked them
     return Suite(f"raw.{source.name}", f"select {columns} from raw.{source.name}{where}", expectations)
 
 

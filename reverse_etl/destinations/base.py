@@ -63,6 +63,7 @@ class Destination:
     """Base class: subclasses set the class attributes and implement `send_batch`."""
 
     type_name: ClassVar[str]
+    category: ClassVar[str]  # crm, email, sms, advertising, webhook, file or database (reverse_etl/consent_policy.yml)
     modes: ClassVar[tuple[str, ...]]
     batch_size: ClassVar[int] = 100  # the vendor's limit per call; a sync's `batch_size` setting may lower it
     operation_batch_sizes: ClassVar[dict[str, int]] = {}  # where one operation's call takes fewer rows

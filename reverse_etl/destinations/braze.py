@@ -28,6 +28,7 @@ from .base import Change, Destination, RowAnswer
 
 class BrazeDestination(Destination):
     type_name: ClassVar[str] = "braze"
+    category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 75
     operation_batch_sizes: ClassVar[dict[str, int]] = {"delete": 50, "erase": 50}

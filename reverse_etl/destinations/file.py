@@ -19,6 +19,7 @@ from .base import Change, Destination, RowAnswer
 
 class FileDestination(Destination):
     type_name: ClassVar[str] = "file"
+    category: ClassVar[str] = "file"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror")
     batch_size: ClassVar[int] = 1_000_000
 

@@ -35,6 +35,7 @@ TARGETS = ("email", "phone", "first_name", "last_name", "country", "zip")
 
 class GoogleAdsDestination(Destination):
     type_name: ClassVar[str] = "google_ads_customer_match"
+    category: ClassVar[str] = "advertising"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("audience", "mirror")
     batch_size: ClassVar[int] = 10_000
     max_concurrency: ClassVar[int] = 2

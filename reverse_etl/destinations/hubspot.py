@@ -32,6 +32,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class HubSpotDestination(Destination):
     type_name: ClassVar[str] = "hubspot"
+    category: ClassVar[str] = "crm"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 100
     operation_batch_sizes: ClassVar[dict[str, int]] = {"erase": 1}

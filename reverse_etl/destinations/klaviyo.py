@@ -45,6 +45,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class KlaviyoDestination(Destination):
     type_name: ClassVar[str] = "klaviyo"
+    category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 10_000
     operation_batch_sizes: ClassVar[dict[str, int]] = {"remove": 100, "erase": 1}  # values in one any() filter

@@ -33,6 +33,7 @@ from .base import Change, Destination, RowAnswer, json_body
 
 class MailchimpDestination(Destination):
     type_name: ClassVar[str] = "mailchimp"
+    category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 500
     operation_batch_sizes: ClassVar[dict[str, int]] = {"erase": 50}  # one call per member, 50 rows a batch

@@ -58,6 +58,7 @@ THROTTLING = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 
 class MetaDestination(Destination):
     type_name: ClassVar[str] = "meta_custom_audience"
+    category: ClassVar[str] = "advertising"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("audience", "mirror")
     batch_size: ClassVar[int] = 10_000
     max_concurrency: ClassVar[int] = 2

@@ -21,6 +21,7 @@ SQL_TYPES = ((bool, "boolean"), (int, "bigint"), (float, "double precision"))
 
 class PostgresDestination(Destination):
     type_name: ClassVar[str] = "postgres"
+    category: ClassVar[str] = "database"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror")
     batch_size: ClassVar[int] = 1000
 

@@ -29,6 +29,7 @@ from .base import BatchRejected, Change, Destination, RowAnswer, json_body
 
 class SalesforceDestination(Destination):
     type_name: ClassVar[str] = "salesforce"
+    category: ClassVar[str] = "crm"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror")
     batch_size: ClassVar[int] = 200
     operation_batch_sizes: ClassVar[dict[str, int]] = {"delete": 200, "erase": 200}  # ids per composite delete

@@ -25,6 +25,7 @@ from .base import BatchRejected, Change, Destination, RowAnswer
 
 class WebhookDestination(Destination):
     type_name: ClassVar[str] = "webhook"
+    category: ClassVar[str] = "webhook"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror", "audience")
     batch_size: ClassVar[int] = 100
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('crm', 'crm_contacts') }}
+    {{ tessera.accepted_rows(source('crm', 'crm_contacts')) }}
 
 ),
 

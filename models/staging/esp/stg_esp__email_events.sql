@@ -2,8 +2,7 @@
 
 with source as (
 
-    select * from {{ source('esp', 'email_events') }}
-    {{ tessera.arrived_since_last_run() }}
+    {{ tessera.accepted_rows(source('esp', 'email_events'), new_only=true) }}
 
 ),
 

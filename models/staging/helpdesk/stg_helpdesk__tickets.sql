@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('helpdesk', 'support_tickets') }}
+    {{ tessera.accepted_rows(source('helpdesk', 'support_tickets')) }}
 
 ),
 

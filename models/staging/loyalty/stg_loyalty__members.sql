@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('loyalty', 'loyalty_members') }}
+    {{ tessera.accepted_rows(source('loyalty', 'loyalty_members')) }}
 
 ),
 

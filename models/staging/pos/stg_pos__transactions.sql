@@ -2,8 +2,7 @@
 
 with source as (
 
-    select * from {{ source('pos', 'pos_transactions') }}
-    {{ tessera.arrived_since_last_run() }}
+    {{ tessera.accepted_rows(source('pos', 'pos_transactions'), new_only=true) }}
 
 ),
 

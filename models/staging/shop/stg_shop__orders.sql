@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('shop', 'orders') }}
+    {{ tessera.accepted_rows(source('shop', 'orders')) }}
 
 ),
 
