@@ -3,7 +3,8 @@ freshness checks on sources and marts.
 
 - `tessera_pipeline` (every asset) runs daily at `TESSERA_PIPELINE_CRON` (default 03:00 UTC), and whenever new
   landing files arrive (`new_landing_files`, every `TESSERA_SENSOR_SECONDS`, default 60): a run per new file
-  set, and only then. The first evaluation sees every file as new; the loaders skip what is already loaded.
+  set, and only then. A file is new when the load manifest (`raw._loads`) does not hold it, so starting the
+  sensor on a warehouse `tessera run` already loaded launches nothing.
 - `tessera_syncs` (the syncs group) runs hourly at `TESSERA_SYNCS_CRON`: the syncs re-send rejected rows and
   pick up what an earlier run built.
 - A schedule whose job still has a run queued or in progress skips its tick, saying which run.
@@ -22,8 +23,8 @@ from datetime import timedelta
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from .loading.warehouse import landing_files
-from .resources import LandingFolder
+from .loading.warehouse import WarehouseBusy, landing_files, read_only
+from .resources import LandingFolder, Warehouse
 from .sources import SOURCES
 
 PIPELINE_JOB, SYNCS_JOB = "tessera_pipeline", "tessera_syncs"
@@ -93,14 +94,30 @@ def loadable_files(landing: LandingFolder) -> dict[str, str]:
     return files
 
 
+def loaded_files(warehouse: Warehouse) -> set[str]:
+    """The files `raw._loads` holds (none before the first load)."""
+    path = warehouse.resolved_path
+    if not path.is_file():
+        return set()
+    with read_only(path) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_loads'"
+        ).fetchone()[0]
+        return {file for (file,) in con.execute("select file from raw._loads").fetchall()} if exists else set()
+
+
 @dg.sensor(
     job=pipeline_job,
     minimum_interval_seconds=int(os.environ.get("TESSERA_SENSOR_SECONDS", "60")),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts the pipeline when new (or rewritten) files arrive in the landing folder.",
 )
-def new_landing_files(context: dg.SensorEvaluationContext, landing: LandingFolder):
-    files = loadable_files(landing)
+def new_landing_files(context: dg.SensorEvaluationContext, landing: LandingFolder, warehouse: Warehouse):
+    try:
+        loaded = loaded_files(warehouse)
+    except WarehouseBusy as busy:
+        return dg.SkipReason(f"{busy} (looking again at the next tick)")
+    files = {name: stamp for name, stamp in loadable_files(landing).items() if name not in loaded}
     seen = json.loads(context.cursor) if context.cursor else {}
     new = sorted(name for name, stamp in files.items() if seen.get(name) != stamp)
     if not new:

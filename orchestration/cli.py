@@ -20,6 +20,7 @@ app = typer.Typer(
     help="Tessera, the warehouse-native customer data platform.", no_args_is_help=True, add_completion=False
 )
 
+WAIT_HELP = "Seconds to wait for a build that holds the warehouse (default: say so and stop)."
 DEMO_DIR = settings.PROJECT_DIR / "data" / "demo"
 DEMO_WAREHOUSE = settings.PROJECT_DIR / "warehouse" / "demo.duckdb"
 DEMO_CUSTOMERS, DEMO_DAYS, DEMO_SEED = 2_000, 14, 42
@@ -140,14 +141,14 @@ def docs(
     port: Annotated[int, typer.Option(help="The port to serve the docs on.")] = 8080,
     serve: Annotated[bool, typer.Option(help="Serve them after building (--no-serve: only build).")] = True,
     demo: Annotated[bool, typer.Option("--demo", help="Document the demo's warehouse.")] = False,
+    wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
 ) -> None:
     """Build the catalog (dbt docs: sources, models, columns with their PII tags, lineage, the segments and the
     syncs' exposures) from the warehouse, then serve it at http://127.0.0.1:PORT."""
     from .catalog import build_docs, serve_docs
 
     warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
-    if not warehouse.is_file():
-        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    _reader(warehouse, wait).close()  # dbt docs needs the warehouse: say who holds it rather than fail in dbt
     site = build_docs(warehouse)
     typer.echo(f"Catalog built in {site}")
     if serve:
@@ -159,14 +160,13 @@ def docs(
 def query(
     sql: Annotated[str, typer.Argument(help="A SQL query, e.g. 'select * from marts.customer_profiles limit 10'.")],
     demo: Annotated[bool, typer.Option("--demo", help="Query the demo's warehouse instead.")] = False,
+    wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
 ) -> None:
     """Run a read-only SQL query against the warehouse and print the result."""
     import duckdb
 
     warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
-    if not warehouse.is_file():
-        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with _reader(warehouse, wait) as con:
         try:
             typer.echo(con.sql(sql))
         except duckdb.Error as error:
@@ -253,6 +253,12 @@ def sync(
             typer.echo(f"    error: {result.error}")
         for reason, count in result.reasons.most_common(5):
             typer.echo(f"    rejected {count:,}: {reason}")
+        if result.not_sendable:
+            typer.echo(f"    {result.not_sendable:,} row(s) the destination cannot take, unchanged: not sent again")
+        if result.erased or result.erasures_pending:
+            typer.echo(
+                f"    erased {result.erased:,}; {result.erasures_pending:,} erasure(s) waiting (tessera privacy)"
+            )
         if dry_run:
             for planned in [p for p in result.plan if p.operation][:5]:
                 fields = json.dumps(planned.change.fields, default=str, ensure_ascii=False)
@@ -265,18 +271,15 @@ def sync(
 @app.command()
 def privacy(
     demo: Annotated[bool, typer.Option("--demo", help="Report on the demo's warehouse instead.")] = False,
+    wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
 ) -> None:
     """Where erasures stand: requests applied in the warehouse, and every destination still waiting to confirm
     one, with its age, attempts and last error. Exits 1 when one is older than TESSERA_ERASURE_SLA_DAYS (7)."""
-    import duckdb
-
     from reverse_etl.privacy import privacy_report
 
     warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
-    if not warehouse.is_file():
-        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
     sla_days = settings.erasure_sla_days()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with _reader(warehouse, wait) as con:
         report = privacy_report(con)
     counts = ", ".join(f"{count:,} {name}" for name, count in report.requests.items()) or "none yet"
     typer.echo(f"Privacy requests in {warehouse}: {counts}")
@@ -297,6 +300,77 @@ def privacy(
     raise typer.Exit(1 if overdue else 0)
 
 
+files_app = typer.Typer(
+    help="Landing files: what was loaded, with rows, quarantine and validation (the default); retract one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(files_app, name="files")
+
+
+@files_app.callback()
+def files(
+    context: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source's files (a landing folder name).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="The demo's warehouse instead.")] = False,
+    wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
+) -> None:
+    """List the loaded landing files: rows loaded, rows quarantined (and why), and whether the file passed its
+    validation or is held back from the models."""
+    if context.invoked_subcommand:
+        return
+    from .loading.warehouse import loaded_files
+
+    warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
+    with _reader(warehouse, wait) as con:
+        listed = loaded_files(con, source)
+        reasons = dict(
+            con.execute(
+                "select file, string_agg(distinct split_part(reason, ':', 1), ', ') from raw._quarantine group by 1"
+            ).fetchall()
+        )
+    typer.echo(f"  {'file':<52}{'rows':>10}{'quarantined':>13}  {'validation':<18}{'loaded at'}")
+    for loaded in listed:
+        typer.echo(
+            f"  {loaded.file:<52}{loaded.rows:>10,}{loaded.quarantined:>13,}  {loaded.validation:<18}"
+            f"{loaded.loaded_at:%Y-%m-%d %H:%M}"
+        )
+        if loaded.file in reasons:
+            typer.echo(f"    quarantined for: {reasons[loaded.file]}  (select * from raw._quarantine where file = ...)")
+    typer.echo(f"{len(listed)} file(s); `tessera files retract FILE` removes one so a corrected copy can be delivered")
+
+
+@files_app.command("retract")
+def files_retract(
+    file: Annotated[str, typer.Argument(help="The file as `tessera files` lists it, e.g. crm_contacts/day1.csv.")],
+) -> None:
+    """Remove one loaded file's rows from the warehouse (raw, quarantine, manifest, staging), so that a corrected
+    version can be delivered under a new name; the next `tessera run` rebuilds the models without them. Every
+    retraction is recorded in raw._retractions."""
+    import duckdb
+
+    from .loading.warehouse import LandingFileError, connect, retract_file
+
+    warehouse = settings.warehouse_path()
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    try:
+        con = connect(warehouse)
+    except duckdb.IOException as error:
+        typer.echo(f"{warehouse} is held by another process ({error}); retry when the build has finished", err=True)
+        raise typer.Exit(1) from None
+    try:
+        retracted = retract_file(con, file)
+    except LandingFileError as error:
+        raise typer.BadParameter(str(error), param_hint="FILE") from None
+    finally:
+        con.close()
+    typer.echo(
+        f"Retracted {retracted.file}: {retracted.rows:,} row(s) and {retracted.quarantined:,} quarantined removed; "
+        "the next `tessera run` rebuilds the models without them. Deliver a corrected file under a new name."
+    )
+
+
 segments_app = typer.Typer(
     help="Segments: report sizes, changes and overlaps (the default), or compile the declared ones.",
     invoke_without_command=True,
@@ -312,19 +386,18 @@ def segments(
     chart: Annotated[
         Path | None, typer.Option(help="Where to write the PNG of sizes over time; default: beside the warehouse.")
     ] = None,
+    wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
 ) -> None:
     """List segments with size, change in the last run and overlap; chart their sizes over time (PNG)."""
     if not context.invoked_subcommand:
-        _report_segments(DEMO_WAREHOUSE if demo else settings.warehouse_path(), chart)
+        _report_segments(DEMO_WAREHOUSE if demo else settings.warehouse_path(), chart, wait)
 
 
-def _report_segments(warehouse: Path, chart: Path | None) -> None:
+def _report_segments(warehouse: Path, chart: Path | None, wait: float = 0) -> None:
     from .segments.report import segment_report, write_size_chart
 
-    try:
-        report = segment_report(warehouse)
-    except FileNotFoundError as error:
-        raise typer.BadParameter(str(error)) from None
+    with _reader(warehouse, wait) as con:
+        report = segment_report(con)
     typer.echo(report.render())
     written = write_size_chart(report, chart or warehouse.with_name(f"{warehouse.stem}_segment_sizes.png"))
     typer.echo(f"\nSizes over time: {written}")
@@ -332,19 +405,37 @@ def _report_segments(warehouse: Path, chart: Path | None) -> None:
 
 @segments_app.command("compile")
 def segments_compile() -> None:
-    """Validate segments/*.yml and write their dbt models (also done by every `tessera run`)."""
+    """Validate segments/*.yml and the SQL segments, and write the dbt models of the valid ones (also done by
+    every `tessera run`). Event names are checked against the warehouse's events once it has been built.
+    Exits 1, listing them, when a segment is left out."""
+    from .pipeline import known_events
     from .segments.compile import compile_segments
-    from .segments.declarations import SegmentDeclarationError
 
-    try:
-        compiled = compile_segments()
-    except SegmentDeclarationError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+    compiled = compile_segments(known_events=known_events(settings.warehouse_path()), strict=False)
     typer.echo(
         f"{len(compiled.declared)} declared and {len(compiled.sql_models)} SQL segment(s); "
         + (f"wrote {len(compiled.written)} file(s)" if compiled.written else "nothing changed")
     )
+    for warning in compiled.warnings:
+        typer.echo(f"  note: {warning}")
+    if compiled.problems:
+        typer.echo(f"{len(compiled.problems)} segment problem(s), each segment left out until fixed:", err=True)
+        for problem in compiled.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+
+
+def _reader(warehouse: Path, wait: float):
+    """A read-only connection to `warehouse`, or a one-line message (exit 1) when it is missing or busy."""
+    from .loading.warehouse import WarehouseBusy, read_only
+
+    if not warehouse.is_file():
+        raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
+    try:
+        return read_only(warehouse, wait)
+    except WarehouseBusy as busy:
+        typer.echo(str(busy), err=True)
+        raise typer.Exit(1) from None
 
 
 def _run(warehouse: Path, landing: Path, verbose: bool):

@@ -12,6 +12,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from .dbt_project import tessera_dbt_project
+from .loading.warehouse import mark_retractions_rebuilt, retractions_pending_rebuild
 from .resources import Warehouse
 from .settings import DEFAULT_OWNER
 
@@ -59,6 +60,16 @@ class TesseraDbtTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=TesseraDbtTranslator(),
 )
 def tessera_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """`dbt build`: runs the models and their tests in dependency order, into the loaders' warehouse."""
+    """`dbt build`: runs the models and their tests in dependency order, into the loaders' warehouse. After a
+    file was retracted (`tessera files retract`), the build is a full refresh, so that nothing built from the
+    file's rows is left (customer ids and node numbers survive it)."""
+    with warehouse.connect() as con:
+        retracted = retractions_pending_rebuild(con)
+    arguments = ["build", "--full-refresh"] if retracted else ["build"]
+    if retracted:
+        context.log.info(f"{retracted} file(s) retracted since the last build: rebuilding with --full-refresh")
     with warehouse.exported_to_dbt():
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(arguments, context=context).stream()
+    if retracted:
+        with warehouse.connect() as con:
+            mark_retractions_rebuilt(con)

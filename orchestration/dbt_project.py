@@ -26,19 +26,27 @@ def prepare_dbt_project() -> None:
     dbt_cli_resource().cli(["parse", "--quiet"], target_path=tessera_dbt_project.target_path).wait()
 
 
-def prepare_dbt_project_if_needed() -> None:
-    """Compiles the declared segments and the syncs' exposures, then parses unless the manifest is newer than
-    every file of the dbt project (a parse costs seconds). Invalid segment declarations raise
-    SegmentDeclarationError; invalid syncs, SyncDefinitionError."""
+_prepared: list = []  # the segments compiled by this process's first preparation
+
+
+def prepare_dbt_project_if_needed(known_events: dict[str, set[str]] | None = None):
+    """Compiles the segments and the syncs' exposures, then parses unless the manifest is newer than every file
+    of the dbt project (a parse costs seconds); once per process. A broken segment is left out (the compiled
+    segments' `problems` say why; `known_events` also checks their event names); invalid syncs raise
+    SyncDefinitionError."""
     from reverse_etl.engine import load_syncs
     from reverse_etl.exposures import write_exposures
 
     from .segments.compile import compile_segments
 
-    compile_segments()
+    if _prepared:
+        return _prepared[0]
+    compiled = compile_segments(known_events=known_events, strict=False)
     write_exposures(load_syncs())
     if not _manifest_is_fresh():
         prepare_dbt_project()
+    _prepared.append(compiled)
+    return compiled
 
 
 def _manifest_is_fresh() -> bool:

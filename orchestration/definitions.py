@@ -26,16 +26,23 @@ from .automation import (  # noqa: E402
 )
 from .dbt import tessera_dbt_models  # noqa: E402
 from .loaders import loader_assets  # noqa: E402
+from .privacy_path import build_erasure_asset, build_purge_asset  # noqa: E402
 from .quality.checks import build_warehouse_checks  # noqa: E402
 from .resources import LandingFolder, Warehouse  # noqa: E402
-from .syncs import build_erasure_asset, build_sync_assets  # noqa: E402
+from .syncs import build_sync_assets  # noqa: E402
 
 marts = [key for key in tessera_dbt_models.keys if key.path[0] in MART_PREFIXES]
 syncs = load_syncs()
 *freshness, freshness_sensor = freshness_checks([key for a in loader_assets for key in a.keys], marts)
 
 defs = dg.Definitions(
-    assets=[*loader_assets, tessera_dbt_models, *build_sync_assets(syncs), build_erasure_asset(syncs)],
+    assets=[
+        *loader_assets,
+        tessera_dbt_models,
+        *build_sync_assets(syncs),
+        build_erasure_asset(syncs),
+        build_purge_asset(),
+    ],
     asset_checks=[*freshness, build_warehouse_checks(list(tessera_dbt_models.keys))],
     jobs=[pipeline_job, syncs_job],
     schedules=[daily_pipeline, hourly_syncs],

@@ -121,7 +121,12 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
     for folder in unknown_folders(landing):
         summary.notices.append(f"folder {landing / folder} is not a known source: ignored")
 
-    from .definitions import defs  # importing them parses the dbt project if it changed
+    from .dbt_project import prepare_dbt_project_if_needed
+
+    compiled = prepare_dbt_project_if_needed(known_events=known_events(warehouse))
+    summary.failures += [f"segment left out: {problem}" for problem in compiled.problems]
+    summary.notices += [f"segment: {warning}" for warning in compiled.warnings]
+    from .definitions import defs  # built from the project prepared above
 
     job = defs.resolve_job_def("tessera_pipeline")
     RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +141,28 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
     summary.log = RUN_LOG
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def known_events(warehouse: Path) -> dict[str, set[str]] | None:
+    """The event types marts.customer_events holds, by source; None before the first build (or while a build
+    holds the warehouse), when segments' event names cannot be checked."""
+    from .loading.warehouse import WarehouseBusy, read_only
+
+    if not warehouse.is_file():
+        return None
+    try:
+        con = read_only(warehouse)
+    except WarehouseBusy:
+        return None
+    with con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' "
+            "and table_name = 'customer_events'"
+        ).fetchone()[0]
+        if not exists:
+            return None
+        rows = con.execute("select source, list(distinct event_type) from marts.customer_events group by 1").fetchall()
+    return {source: set(types) for source, types in rows}
 
 
 @contextmanager
@@ -163,6 +190,13 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
                 rows_loaded=metadata.get("rows_loaded", 0),
                 rows_quarantined=metadata.get("rows_quarantined", 0),
             )
+        elif key == ["raw", "_erasures"]:
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            if metadata.get("customers"):
+                summary.notices.append(
+                    f"erased: {metadata['customers']} customer(s)' records removed from the warehouse and the "
+                    f"landing files ({metadata['rows_removed']:,} rows)"
+                )
         elif key == ["reverse_etl", "erasures"]:
             metadata = {name: value.value for name, value in materialization.metadata.items()}
             summary.erasures = metadata

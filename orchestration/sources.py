@@ -279,6 +279,6 @@ VALUE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("granted", "denied", "withdrawn"),
         "source": ("web_banner", "preference_center", "crm", "pos", ""),
     },
-    "erasure_requests": {"type": ("erase", "suppress")},
+    "erasure_requests": {"type": ("erase", "suppress", "unsuppress")},  # unsuppress: lifts a suppression
 }
 TRUTH_FOLDER = "_truth"

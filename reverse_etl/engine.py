@@ -10,7 +10,8 @@ For one sync, a run:
    the operation each gets in the sync's mode (MODE_OPERATIONS); a full resync re-sends every current row, and
    in mirror mode to a destination that can replace its whole content (Meta's `usersreplace`) sends every
    current row as one `replace`, which drops the removed rows without a delete each;
-4. rejects, without a call, rows the destination cannot take at all (`unsendable`: no email for an email tool);
+4. rejects, without a call, rows the destination cannot take at all (`unsendable`: no email for an email tool),
+   once: such a row is recorded as not sendable and not planned again until its fields change;
    sends removals, then the rest, in batches of the destination's size, and after each acknowledged batch
    records in one transaction the rows' results and the new acknowledged state.
 
@@ -61,6 +62,7 @@ MODE_OPERATIONS: dict[str, tuple[str | None, str | None, str | None]] = {
 }
 REMOVALS = ("delete", "remove")
 ERASE = "erase"
+WITHDRAW = "withdraw"  # a row that lost its consent, in a mode that never deletes: its marketing fields cleared
 PRIVACY_REQUESTS = "marts.privacy_requests"
 
 
@@ -88,6 +90,7 @@ class SyncResult:
     erased: int = 0  # held rows whose erasure the destination confirmed this run
     erasures_pending: int = 0  # held rows of erased customers still at the destination after this run
     not_eligible: int = 0
+    not_sendable: int = 0  # rows found unsendable before and unchanged since: not planned
     seconds: float = 0.0
     error: str | None = None
     retryable: bool = False  # failed because the destination was unavailable: a later attempt may succeed
@@ -176,9 +179,14 @@ def _run_one(
             _erase(sync, destination, state, run_id, result, erase, held)
         result.planned = len(erase)
         if not erase_only:
-            rows, result.not_eligible = _eligible_rows(cursor, sync, erasures)
+            rows, withheld = _eligible_rows(cursor, sync, erasures)
+            result.not_eligible = len(withheld)
             replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
-            result.plan += _plan(sync, rows, acknowledged, full, replace)
+            plan = _plan(sync, rows, acknowledged, full, replace, withheld, destination.key_fields)
+            known = {} if state is None else state.not_sendable(sync.name)
+            kept = [p for p in plan if not (p.fields_hash and known.get(p.change.record_key) == p.fields_hash)]
+            result.not_sendable = len(plan) - len(kept)
+            result.plan += kept
             result.planned = sum(1 for planned in result.plan if planned.operation)
             if dry_run:
                 for planned in result.plan:
@@ -263,8 +271,8 @@ def _erase(
 
 def _eligible_rows(
     cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition, erasures: dict[str, Erasure]
-) -> tuple[list[dict[str, Any]], int]:
-    """The model's rows that may be sent, and how many may not (no consent, suppressed, or erased)."""
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The model's rows that may be sent, and the keys of those that may not (no consent, suppressed, erased)."""
     relation = f"{ACTIVATION_SCHEMA}.{sync.model}"
     try:
         query = cursor.execute(f"select * from {relation}" + (f" where {sync.where}" if sync.where else ""))
@@ -290,14 +298,14 @@ def _eligible_rows(
         raise SyncFailed(f"{relation}: {nulls} row(s) with a null {sync.primary_key}; nothing was sent")
     if duplicates := len(keys) - len({str(key) for key in keys}):
         raise SyncFailed(f"{relation}: {sync.primary_key} is not unique ({duplicates} duplicate rows); nothing sent")
-    eligible = [
-        row
-        for row in rows
-        if all(row[consent] is True for consent in consents)
-        and row["is_suppressed"] is False
-        and str(row["customer_id"]) not in erasures
-    ]
-    return eligible, len(rows) - len(eligible)
+    eligible, withheld = [], set()
+    for row in rows:
+        allowed = all(row[consent] is True for consent in consents) and row["is_suppressed"] is False
+        if allowed and str(row["customer_id"]) not in erasures:
+            eligible.append(row)
+        else:
+            withheld.add(str(row[sync.primary_key]))
+    return eligible, withheld
 
 
 def _plan(
@@ -306,7 +314,12 @@ def _plan(
     acknowledged: dict[str, Acknowledged],
     full: bool,
     replace: bool = False,
+    withheld: set[str] = frozenset(),
+    key_fields: tuple[str, ...] = (),
 ) -> list[PlannedChange]:
+    """`withheld`: keys of model rows that lost the sync's consent or were suppressed; in a mode that never
+    deletes, the destination keeps such a row, so it is sent once as `withdraw`: its marketing fields (all but
+    the destination's `key_fields`) cleared."""
     on_added, on_changed, on_removed = ("replace", "replace", None) if replace else MODE_OPERATIONS[sync.mode]
     plan: list[PlannedChange] = []
     current: set[str] = set()
@@ -323,8 +336,15 @@ def _plan(
             plan.append(PlannedChange(on_changed, Change(key, fields), fields_hash, customer))
         elif before.customer_id != customer:  # state from before it named customers: learn whose, send nothing
             plan.append(PlannedChange(None, Change(key, fields), fields_hash, customer))
-    if on_removed is None and not replace:
-        return plan  # a mode that never deletes: the destination keeps what it holds, and so does the state
+    if on_removed is None and not replace:  # a mode that never deletes: the destination keeps what it holds
+        for key in sorted((set(acknowledged) - current) & withheld):
+            before = json.loads(acknowledged[key].fields_json)
+            cleared = {name: value if name in key_fields else None for name, value in before.items()}
+            if cleared != before:
+                plan.append(
+                    PlannedChange(WITHDRAW, Change(key, cleared), _hash(cleared), acknowledged[key].customer_id)
+                )
+        return plan
     for key in sorted(set(acknowledged) - current):
         plan.append(PlannedChange(on_removed, Change(key, json.loads(acknowledged[key].fields_json)), None))
     return plan
@@ -352,10 +372,12 @@ def _send(
         for planned in to_send
         if (why := destination.unsendable(planned.operation, planned.change))
     }
-    if unsendable:  # rejected without a call, and tried again next run like any rejected row
+    if unsendable:  # rejected without a call, recorded once; planned again only when the row changes
         outcomes = [RowOutcome(p.change.record_key, p.operation, "rejected", unsendable[p.change.record_key])
                     for p in to_send if p.change.record_key in unsendable]  # fmt: skip
-        state.record_batch(run_id, sync.name, outcomes, {})
+        not_sendable = {p.change.record_key: (p.fields_hash, unsendable[p.change.record_key])
+                        for p in to_send if p.change.record_key in unsendable and p.fields_hash}  # fmt: skip
+        state.record_batch(run_id, sync.name, outcomes, {}, not_sendable=not_sendable)
         result.rejected += len(outcomes)
         result.reasons.update(outcome.error for outcome in outcomes)
         to_send = [planned for planned in to_send if planned.change.record_key not in unsendable]

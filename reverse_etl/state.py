@@ -7,6 +7,8 @@
 - `sync_runs`: one row per sync run: planned, sent, accepted, rejected, skipped, duration, status, error.
 - `sync_row_results`: one row per row sent (or skipped) per run: operation, status, the destination's error.
   Rejected rows keep no acknowledged state, so every later run sends them again until they succeed.
+- `sync_not_sendable`: rows the destination can never take as they are (no email for an email tool), recorded
+  once with the hash of their fields; not planned again until the row changes.
 - `erasure_deliveries`: per erasure request and sync that held the person, whether the destination confirmed
   the erasure (`pending` until it did, `delivered` after), the attempts, the last error. A held row's state
   (the identifiers the vendor deletes by) is kept until its erasure is delivered, then deleted in the same
@@ -37,6 +39,14 @@ create table if not exists {SCHEMA}.sync_state (
     primary key (sync_name, record_key)
 );
 alter table {SCHEMA}.sync_state add column if not exists customer_id varchar;
+create table if not exists {SCHEMA}.sync_not_sendable (
+    sync_name varchar not null,
+    record_key varchar not null,
+    fields_hash varchar not null,  -- the row as it was when found unsendable: a change makes it worth a try
+    reason varchar not null,
+    recorded_at timestamp not null,
+    primary key (sync_name, record_key)
+);
 create table if not exists {SCHEMA}.erasure_deliveries (
     request_id varchar not null,
     requested_at timestamp,
@@ -166,6 +176,7 @@ class SyncState:
         outcomes: Iterable[RowOutcome],
         now_acknowledged: dict[str, Acknowledged | None],
         erasures: Iterable[ErasureAttempt] = (),
+        not_sendable: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         """In one transaction: the rows' results, the state of the rows the destination acknowledged (None:
         removed from the destination, so forgotten), and what became of the erasures attempted."""
@@ -176,6 +187,17 @@ class SyncState:
             cursor.execute("begin transaction")
             try:
                 _write_state(cursor, sync_name, now_acknowledged, now)
+                if now_acknowledged:  # sent at last: no longer recorded as not sendable
+                    cursor.execute(
+                        f"delete from {SCHEMA}.sync_not_sendable where sync_name = ? and record_key in "
+                        "(select unnest(?::varchar[]))",
+                        [sync_name, list(now_acknowledged)],
+                    )
+                if not_sendable:
+                    cursor.executemany(
+                        f"insert or replace into {SCHEMA}.sync_not_sendable values (?, ?, ?, ?, ?)",
+                        [(sync_name, key, digest, reason, now) for key, (digest, reason) in not_sendable.items()],
+                    )
                 if outcomes:
                     cursor.register("outcome_rows", pa.table({
                         "run_id": [run_id] * len(outcomes),
@@ -201,6 +223,14 @@ class SyncState:
                 raise
             finally:
                 cursor.close()
+
+    def not_sendable(self, sync_name: str) -> dict[str, str]:
+        """Rows recorded as not sendable, by record key: the hash of their fields then."""
+        with self._lock:
+            rows = self._con.execute(
+                f"select record_key, fields_hash from {SCHEMA}.sync_not_sendable where sync_name = ?", [sync_name]
+            ).fetchall()
+        return dict(rows)
 
     def plan_erasures(self, sync_name: str, destination_type: str, held: dict[str, Erasure]) -> None:
         """Records, once, that each held row (record key -> the erasure naming its customer) is to be erased at

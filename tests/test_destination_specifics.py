@@ -145,7 +145,7 @@ def test_salesforce_mirror_deletes_removed_records_found_by_external_id(tmp_path
     assert records["c0"]["Email"] == "person0@example.org" and records["c0"]["attributes"] == {"type": "Contact"}
 
 
-def test_a_row_without_the_key_the_vendor_needs_is_rejected_without_a_call(tmp_path) -> None:
+def test_a_row_without_the_key_the_vendor_needs_is_rejected_once_without_a_call(tmp_path) -> None:
     warehouse = tmp_path / "w.duckdb"
     people(warehouse, 2)
     with duckdb.connect(str(warehouse)) as con:
@@ -154,8 +154,53 @@ def test_a_row_without_the_key_the_vendor_needs_is_rejected_without_a_call(tmp_p
         sync = definition(tmp_path, CASE["hubspot"], hubspot.url)
         [first] = run_syncs(warehouse, [sync])
         [again] = run_syncs(warehouse, [sync])
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("update activation.sync_people set email = 'found@example.org' where customer_id = 'c1'")
+        [changed] = run_syncs(warehouse, [sync])
         upserted = [len(body["inputs"]) for _, path, body in hubspot.requests if path.endswith("batch/upsert")]
     assert (first.accepted, first.rejected, first.sent) == (1, 1, 1)
     assert first.reasons == {"email is missing (HubSpot contacts are keyed by it)": 1}
-    assert upserted == [1], "the row without an email never reached HubSpot"
-    assert (again.sent, again.rejected) == (0, 1), "and it is tried again, locally, on every run"
+    assert (again.planned, again.rejected, again.not_sendable) == (0, 0, 1), "recorded once, not planned again"
+    assert (changed.accepted, changed.not_sendable) == (1, 0), "until the row changes"
+    assert upserted == [1, 1], "the row reached HubSpot only once it had an email"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from reverse_etl.sync_not_sendable").fetchone() == (0,)
+
+
+def test_a_withdrawal_in_upsert_mode_clears_the_marketing_fields_the_crm_and_email_tool_keep(tmp_path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    people(warehouse, 2)
+    hubspot_case = dataclasses.replace(CASE["hubspot"], mode="upsert")
+    mailchimp_case = dataclasses.replace(CASE["mailchimp"], mode="upsert")
+    with HubSpotStandIn("pat-test") as hubspot, MailchimpStandIn("abc123-us21") as mailchimp:
+        syncs = [definition(tmp_path, hubspot_case, hubspot.url), definition(tmp_path, mailchimp_case, mailchimp.url)]
+        run_syncs(warehouse, syncs)
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("update activation.sync_people set consent_email_marketing = false where customer_id = 'c1'")
+        results = run_syncs(warehouse, syncs)
+        again = run_syncs(warehouse, syncs)
+        contact = hubspot.contacts[hubspot.by_email["person1@example.org"]]["properties"]
+        member = mailchimp.members["a1b2"][mailchimp_subscriber_hash("person1@example.org")]
+        kept = mailchimp.members["a1b2"][mailchimp_subscriber_hash("person0@example.org")]
+    assert [(r.status, r.accepted) for r in results] == [("succeeded", 1), ("succeeded", 1)]
+    assert [r.planned for r in again] == [0, 0], "withdrawn once, not again"
+    assert contact["firstname"] == "" and contact["email"] == "person1@example.org"
+    assert member["status"] == "unsubscribed" and member["merge_fields"]["FNAME"] == ""
+    assert kept["status"] == "subscribed" and kept["merge_fields"]["FNAME"] == "Name0"
+
+
+def test_klaviyo_clears_a_withdrawn_profiles_attributes_and_properties_in_upsert_mode(tmp_path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    people(warehouse, 2)
+    case = dataclasses.replace(CASE["klaviyo"], mode="upsert")
+    with KlaviyoStandIn("pk_test") as klaviyo:
+        sync = definition(tmp_path, case, klaviyo.url)
+        run_syncs(warehouse, [sync])
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("update activation.sync_people set consent_email_marketing = false where customer_id = 'c1'")
+        [result] = run_syncs(warehouse, [sync])
+        withdrawn = klaviyo.profiles[klaviyo.by_email["person1@example.org"]]
+        kept = klaviyo.profiles[klaviyo.by_email["person0@example.org"]]
+    assert (result.status, result.accepted) == ("succeeded", 1), result.error
+    assert "first_name" not in withdrawn and withdrawn["properties"] == {} and withdrawn.get("location") == {}
+    assert kept["first_name"] == "Name0" and kept["properties"] == {"tier": "gold"}

@@ -211,3 +211,35 @@ def test_loaded_plus_quarantined_is_every_row_of_every_file(con, small_landing, 
             assert load.rows + load.quarantined == in_file, load.file
         assert report.rows == summary.records[source.name], source.name
         assert report.quarantined == summary.malformed.get(source.name, 0), source.name
+
+
+def test_a_reader_of_a_warehouse_a_build_holds_is_told_who_holds_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.loading.warehouse import WarehouseBusy, read_only
+
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "c.execute('create table t as select 1 as a'); print('held', flush=True); time.sleep(4)", str(warehouse)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusy) as busy:
+            read_only(warehouse)
+        assert f"is held by process {holder.pid}" in str(busy.value) and "--wait" in str(busy.value)
+        env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse))
+        query = [sys.executable, "-m", "orchestration", "query", "select a from t"]
+        refused = subprocess.run(query, env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert f"{warehouse} is held by process {holder.pid}" in refused.stderr.splitlines()[0]
+        started = time.monotonic()
+        waited = subprocess.run([*query, "--wait", "30"], env=env, capture_output=True, text=True, timeout=60)
+        assert waited.returncode == 0 and "1" in waited.stdout, waited.stderr
+        assert time.monotonic() - started < 30
+    finally:
+        holder.wait(timeout=10)

@@ -10,13 +10,14 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from orchestration.automation import daily_pipeline, hourly_syncs, new_landing_files
 from orchestration.definitions import defs
 from orchestration.instance import LOCAL_HOME, TEMPLATES, dagster_home
-from orchestration.resources import LandingFolder
+from orchestration.resources import LandingFolder, Warehouse
 from orchestration.settings import PROJECT_DIR
 
 LAYERS = {"loaders", "staging", "identity", "profiles", "segments", "activation", "syncs"}
@@ -56,8 +57,10 @@ def test_the_landing_sensor_fires_once_per_new_file_set(tmp_path: Path) -> None:
     (tmp_path / "orders" / "orders_2026-11-01.parquet").write_bytes(b"1")
     (tmp_path / "orders" / "notes.txt").write_text("not a landing file")
 
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+
     def tick(cursor: str | None):
-        context = dg.build_sensor_context(cursor=cursor, resources={"landing": landing})
+        context = dg.build_sensor_context(cursor=cursor, resources={"landing": landing, "warehouse": warehouse})
         return new_landing_files(context), context.cursor
 
     first, cursor = tick(None)
@@ -71,6 +74,20 @@ def test_the_landing_sensor_fires_once_per_new_file_set(tmp_path: Path) -> None:
     assert isinstance(second, dg.RunRequest) and second.tags["tessera/new_files"] == "2"
     assert second.run_key != first.run_key
     assert isinstance(tick(cursor)[0], dg.SkipReason)
+
+
+def test_the_landing_sensor_launches_nothing_for_files_a_run_already_loaded(tmp_path: Path) -> None:
+    """`tessera ui` started after `tessera run`: a fresh sensor (no cursor) sees the files in the manifest."""
+    landing = LandingFolder(path=str(tmp_path / "landing"))
+    (tmp_path / "landing" / "orders").mkdir(parents=True)
+    (tmp_path / "landing" / "orders" / "orders_2026-11-01.parquet").write_bytes(b"1")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw._loads as select 'orders/orders_2026-11-01.parquet' as file")
+    context = dg.build_sensor_context(
+        resources={"landing": landing, "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"))}
+    )
+    assert isinstance(new_landing_files(context), dg.SkipReason)
 
 
 @pytest.mark.parametrize(("schedule", "job"), [(daily_pipeline, "tessera_pipeline"), (hourly_syncs, "tessera_syncs")])

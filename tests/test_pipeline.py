@@ -216,6 +216,11 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
                 "join marts.customer_profiles p using (customer_id) where p.email is not null "
                 "group by all order by 3 desc, 1 limit 1"
             ).fetchone()
+            identifiers = [value for (value,) in con.execute(
+                "select distinct identifier_value from intermediate.int_identifiers_extracted "
+                "join intermediate.int_source_records_assigned using (source, source_record_id) where customer_id = ?",
+                [customer],
+            ).fetchall()]  # fmt: skip
         assert held_by >= 4, f"the busiest customer is held by {held_by} syncs only"
         consent = tmp_path / "landing" / "consent_events"
         sample = json.loads(next(consent.glob("*.jsonl")).read_text().splitlines()[0])
@@ -255,3 +260,54 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
     assert "purpose: 'everything' is not one of" in reason
     privacy = tessera("privacy", warehouse=warehouse, landing=tmp_path / "landing")
     assert privacy.returncode == 0 and "waiting: 0" in privacy.stdout, privacy.stdout + privacy.stderr
+    assert "records removed from the warehouse and the landing files" in second.stdout
+    assert traces(warehouse, tmp_path / "landing", identifiers) == [], "nothing of the erased person is left"
+    third = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert traces(warehouse, tmp_path / "landing", identifiers) == []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        status, removed, customer_now = con.execute(
+            "select status, records_removed_at, customer_id from marts.privacy_requests "
+            "where request_id = 'R-everywhere'"
+        ).fetchone()
+    assert (status, customer_now) == ("applied", customer) and removed is not None, "the request is still reported"
+    total = next(line for line in third.stdout.splitlines() if line.strip().startswith("total"))
+    assert total.split()[1] == "0", "the rewritten landing files count as loaded, not as new or changed"
+    crm = tmp_path / "landing" / "crm_contacts"
+    header = next(crm.glob("*.csv")).read_text().splitlines()[0]
+    returning = {"contact_id": "C-back", "first_name": "Back", "last_name": "Again", "email": email.upper(),
+                 "created_at": "2026-11-30T12:00:00Z", "updated_at": "2026-11-30T12:00:00Z"}  # fmt: skip
+    row = ",".join(returning.get(name, "") for name in header.split(","))
+    (crm / "crm_contacts_2099-01-01.csv").write_text(f"{header}\n{row}\n")
+    fourth = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    assert "1 customer(s)' records removed" in fourth.stdout, "the same person, back later, is recognised"
+    assert traces(warehouse, tmp_path / "landing", [*identifiers, "C-back"]) == []
+
+
+def traces(warehouse: Path, landing: Path, values: list[str]) -> list[str]:
+    """Where any of `values` is still found: every text column of every table, every landing file, the run log
+    and the Dagster instance's storage."""
+    found = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type in ('VARCHAR', 'JSON') and table_schema not in ('information_schema', 'pg_catalog')"
+        ).fetchall()
+        for schema, table, column in columns:
+            for value in values:
+                hits = con.execute(
+                    f'select count(*) from "{schema}"."{table}" where contains("{column}"::varchar, ?)', [value]
+                ).fetchone()[0]
+                if hits:
+                    found.append(f"{schema}.{table}.{column}: {hits} row(s)")
+    places = [
+        *landing.rglob("*"),
+        PROJECT_DIR / "logs" / "tessera_run.log",
+        *(PROJECT_DIR / ".dagster_home").rglob("*"),
+    ]
+    for path in places:
+        if path.is_file() and "_truth" not in path.parts:
+            data = path.read_bytes()
+            found += [f"{path}: {value}" for value in values if value.encode() in data]
+    return found

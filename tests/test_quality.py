@@ -134,6 +134,26 @@ def test_a_bad_row_stops_nothing_and_a_broken_file_is_held_back_but_never_the_pr
     assert staged == (40, 0), "the other consent rows load; the held-back web file reaches no model"
     assert applied == "applied", "erasures and suppressions are applied whatever else failed"
 
+    def tessera(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestration", *args], env=env, capture_output=True, text=True)
+
+    listing = tessera("files", "--source", "web_events")
+    held = next(line for line in listing.stdout.splitlines() if "web_events_2099-01-01" in line)
+    assert "held back" in held and "quarantined for: type" in listing.stdout, listing.stdout
+    retracted = tessera("files", "retract", "web_events/web_events_2099-01-01.jsonl")
+    assert retracted.returncode == 0 and "Retracted web_events/web_events_2099-01-01.jsonl" in retracted.stdout
+    (web / "web_events_2099-01-01.jsonl").unlink()
+    (web / "web_events_2099-01-01_corrected.jsonl").write_text(json.dumps(fine) + "\n")
+    recovered = tessera("run")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert (
+            con.execute("select count(*) from staging.stg_web__events where message_id = 'fine-but-held'").fetchone()[0]
+            == 1
+        )
+        [(file, rebuilt)] = con.execute("select file, rebuilt_at is not null from raw._retractions").fetchall()
+    assert (file, rebuilt) == ("web_events/web_events_2099-01-01.jsonl", True), "recorded, and rebuilt without it"
+
 
 def test_the_syncs_wait_for_the_blocking_checks_on_their_inputs() -> None:
     from dagster._core.execution.api import create_execution_plan

@@ -444,9 +444,13 @@ def test_a_row_an_upsert_sync_stops_sending_keeps_its_state_so_an_erasure_can_st
     [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode="upsert"))
     model(warehouse, [("c1", "a@x.org", "", True, False)])
     run_syncs(warehouse, [sync])
-    model(warehouse, [("c1", "a@x.org", "", False, False)])  # no longer sent: the destination keeps the row
+    model(warehouse, [("c1", "a@x.org", "", False, False)])  # consent withdrawn: the destination keeps the row
+    [withdrawn] = run_syncs(warehouse, [sync])
+    [(operation, rows)] = [(r["operation"], r["rows"]) for r in receiver.requests if r["operation"] != "upsert"]
+    assert (withdrawn.planned, operation) == (1, "withdraw")
+    assert rows == [{"key": "c1", "fields": {"email": None, "source": None, "greeting": None}}]
     [quiet] = run_syncs(warehouse, [sync])
-    assert (quiet.planned, quiet.skipped) == (0, 0)
+    assert (quiet.planned, quiet.skipped) == (0, 0), "withdrawn once"
     assert results(warehouse, "select record_key, customer_id from reverse_etl.sync_state") == [("c1", "c1")]
     request_erasure(warehouse, "c1")
     [erased] = run_syncs(warehouse, [sync])

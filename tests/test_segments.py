@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -174,3 +175,55 @@ def test_the_committed_generated_models_are_up_to_date() -> None:
     assert compiled.written == [], f"stale generated files (run `tessera segments compile`): {compiled.written}"
     assert "segment_cart_abandoners_7d" in compiled.model_names
     assert "segment_high_value_at_risk" in compiled.model_names
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The files compile_segments reads and writes, in a scratch project."""
+    for relative in ("dbt_project.yml", "models/marts/customers/_customers__models.yml", "segments/retail.yml"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_DIR / relative, tmp_path / relative)
+    shutil.copytree(PROJECT_DIR / "models" / "segments", tmp_path / "models" / "segments")
+    return tmp_path
+
+
+def test_a_broken_segment_is_left_out_with_its_reason_and_the_others_compile(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    (project / "segments" / "more.yml").write_text(
+        "segments:\n"
+        "  - {name: typo_event, description: d, owner: team:crm, consent: none,\n"
+        "     conditions: {event: Prodcut Added, within: 7d}}\n"
+        "  - {name: wrong_source, description: d, owner: team:crm, consent: none,\n"
+        "     conditions: {event: Product Added, source: email_events}}\n"
+        "  - {name: not_yet, description: d, owner: team:crm, consent: none,\n"
+        "     conditions: {event: Gift Card Redeemed}}\n"
+        "  - {name: unknown_trait, description: d, owner: team:crm, consent: none,\n"
+        "     conditions: {trait: shoe_size, op: '>', value: 40}}\n"
+    )
+    (project / "models" / "segments" / "segment_undocumented.sql").write_text("select customer_id from x\n")
+    known = {
+        "web_events": {"Product Added", "Product Viewed", "Order Completed"},
+        "orders": {"Order Placed"},
+        "email_events": {"Email Open"},
+    }
+    compiled = compile_segments(project, known_events=known, strict=False)
+    assert {d.name for d in compiled.declared} == {
+        "cart_abandoners_7d", "lapsed_store_customers", "new_subscribers_never_bought",
+        "high_intent_anonymous_visitors", "not_yet",
+    }  # fmt: skip
+    assert compiled.warnings == [
+        "more.yml: segment 'not_yet': event 'Gift Card Redeemed' was never seen in marts.customer_events yet: "
+        "it matches nobody"
+    ]
+    problems = "\n".join(compiled.problems)
+    assert (
+        "segment 'typo_event': event 'Prodcut Added' was never seen in marts.customer_events; closest: "
+        "'Product Added'" in problems
+    )
+    assert "event 'Product Added' was never seen from email_events, only from web_events" in problems
+    assert "segments[3] (unknown_trait)" in problems and "shoe_size" in problems
+    assert "segment_undocumented.sql: a SQL segment needs `meta.segment`" in problems
+    assert "segment_undocumented" not in compiled.model_names and "segment_high_value_at_risk" in compiled.model_names
+    assert not (project / "models" / "segments" / "declared" / "segment_typo_event.sql").exists()
+    assert (project / "models" / "segments" / "declared" / "segment_cart_abandoners_7d.sql").exists()
+    with pytest.raises(SegmentDeclarationError):
+        compile_segments(project, known_events=known)

@@ -9,6 +9,8 @@ error leaves either the whole file or none of it. For every file, `rows` + `quar
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,6 +80,56 @@ def connect(warehouse: Path, memory_limit: str = LOADER_MEMORY_LIMIT) -> duckdb.
     con = duckdb.connect(str(warehouse))
     con.execute("set memory_limit = ?", [memory_limit])
     return con
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse (DuckDB lets one process write, and none read meanwhile); the message
+    says which, and what to do."""
+
+
+HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+def read_only(warehouse: Path, wait_seconds: float = 0) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for a reader (`tessera query`, `segments`, `docs`, the landing sensor): when a
+    build holds the warehouse, waits up to `wait_seconds` for it, then raises `WarehouseBusy` naming the
+    process that holds it."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(warehouse), read_only=True)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(_busy_message(warehouse, str(error), wait_seconds)) from None
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+
+
+def _busy_message(warehouse: Path, error: str, waited: float) -> str:
+    found = HOLDER.search(error)
+    holder = "another process"
+    if found:
+        pid = found[1]
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            command = ""
+        holder = f"process {pid}" + (f" ({_command_name(command)})" if command else "")
+    after = f" after waiting {waited:g} s" if waited else ""
+    return (
+        f"{warehouse} is held by {holder}{after}: a build is writing it. Retry when it has finished, "
+        "or pass --wait to wait for it."
+    )
+
+
+def _command_name(command: str) -> str:
+    """`tessera run` for the process of `tessera run` (or `python -m orchestration run`), else the command."""
+    words = command.split()
+    for index, word in enumerate(words):
+        if word == "orchestration" or word.endswith("/tessera") or word == "tessera":
+            return " ".join(["tessera", *words[index + 1 : index + 2]])
+    return command[:80]
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source] = SOURCES) -> None:
@@ -191,6 +243,108 @@ def load_source(
         else:
             report.loaded.append(load)
     return report
+
+
+RETRACTIONS_DDL = """
+create table if not exists raw._retractions (
+    file varchar not null,
+    source varchar not null,
+    sha256 varchar not null,
+    rows bigint not null,
+    quarantined bigint not null,
+    loaded_at timestamp not null,
+    retracted_at timestamp not null,
+    rebuilt_at timestamp  -- when a full rebuild of the models dropped what they had built from it
+)"""
+# Staging tables that keep rows once staged (incremental), by source: a retraction removes the file's rows there.
+STAGED_TABLES = {
+    "web_events": "stg_web__events",
+    "app_events": "stg_app__events",
+    "email_events": "stg_esp__email_events",
+    "pos_transactions": "stg_pos__transactions",
+    "consent_events": "stg_consent__decisions",
+    "erasure_requests": "stg_privacy__erasure_requests",
+}
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    file: str
+    source: str
+    rows: int
+    quarantined: int
+    loaded_at: datetime
+    validation: str  # passed, held back (its validation failed), or not validated yet
+
+
+def loaded_files(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[LoadedFile]:
+    """Every file in the load manifest (of one source), in name order, with its validation outcome."""
+    has_validations = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_validations'"
+    ).fetchone()[0]
+    outcome = (
+        "(select case when v.passed then 'passed' else 'held back' end from raw._validations v "
+        "where v.file = l.file order by v.validated_at desc limit 1)"
+        if has_validations
+        else "null"
+    )
+    rows = con.execute(
+        f"select l.file, l.source, l.rows, l.quarantined, l.loaded_at, coalesce({outcome}, 'not validated yet') "
+        "from raw._loads l where ? is null or l.source = ? order by l.file",
+        [source, source],
+    ).fetchall()
+    return [LoadedFile(*row) for row in rows]
+
+
+def retract_file(con: duckdb.DuckDBPyConnection, name: str) -> LoadedFile:
+    """Removes one loaded file's rows from `raw.<source>`, the quarantine, the manifest and its validations, and
+    its rows from the staging tables that keep them; records the retraction in `raw._retractions`, which makes
+    the next build rebuild the models from what is left (`dbt build --full-refresh`; customer ids survive it).
+    A corrected version can then be delivered under a new name. Raises LandingFileError for an unknown file."""
+    [found] = [f for f in loaded_files(con) if f.file == name] or [None]
+    if found is None:
+        raise LandingFileError(f"{name}: no such loaded file (see `tessera files`)")
+    con.execute(RETRACTIONS_DDL)
+    sha = con.execute("select sha256 from raw._loads where file = ?", [name]).fetchone()[0]
+    con.begin()
+    try:
+        con.execute(f"delete from {RAW_SCHEMA}.{found.source} where _file = ?", [name])
+        con.execute("delete from raw._quarantine where file = ?", [name])
+        con.execute("delete from raw._loads where file = ?", [name])
+        if con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_validations'"
+        ).fetchone()[0]:
+            con.execute("delete from raw._validations where file = ?", [name])
+        staged = STAGED_TABLES.get(found.source)
+        if (
+            staged
+            and con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
+                [staged],
+            ).fetchone()[0]
+        ):
+            con.execute(f"delete from staging.{staged} where _file = ?", [name])
+        con.execute(
+            "insert into raw._retractions values (?, ?, ?, ?, ?, ?, ?, null)",
+            [name, found.source, sha, found.rows, found.quarantined, found.loaded_at,
+             datetime.now(UTC).replace(tzinfo=None)],
+        )  # fmt: skip
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return found
+
+
+def retractions_pending_rebuild(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_retractions'"
+    ).fetchone()[0]
+    return con.execute("select count(*) from raw._retractions where rebuilt_at is null").fetchone()[0] if exists else 0
+
+
+def mark_retractions_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("update raw._retractions set rebuilt_at = now()::timestamp where rebuilt_at is null")
 
 
 def unknown_folders(landing: Path) -> list[str]:

@@ -11,11 +11,18 @@
 
 Files are rewritten only when their content changes, so an unchanged project is not parsed again. Every
 `tessera run` compiles first; `tessera segments compile` does it alone (then plain `dbt build` sees them too).
+
+Checked before a run, each segment alone: a declaration's mistakes (an unknown trait, an event name the
+warehouse has never seen that is close to one it has, or one not from the source it names: with the closest
+known names; an event never seen and like none is a warning), a SQL segment
+without its `meta.segment` (owner, consent purpose). A broken segment is left out, with its problem, and every
+other segment is compiled and built as usual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -33,7 +40,7 @@ from .declarations import (
     SegmentDeclarationError,
     TraitCondition,
     consent_purposes,
-    load_declarations,
+    read_declarations,
     trait_kinds,
 )
 
@@ -57,22 +64,31 @@ class CompiledSegments:
     declared: list[SegmentDeclaration]
     sql_models: list[str]
     written: list[Path]
+    problems: list[str] = field(default_factory=list)  # the segments left out, and why
+    warnings: list[str] = field(default_factory=list)  # what may be a mistake, or not yet
 
     @property
     def model_names(self) -> list[str]:
         return sorted([*self.sql_models, *(declaration.model_name for declaration in self.declared)])
 
 
-def compile_segments(project_dir: Path = PROJECT_DIR) -> CompiledSegments:
-    """Validates every declaration, writes the generated files, removes those of deleted declarations."""
-    declarations = load_declarations(
+def compile_segments(
+    project_dir: Path = PROJECT_DIR, known_events: dict[str, set[str]] | None = None, strict: bool = True
+) -> CompiledSegments:
+    """Validates every segment, writes the generated files of the valid ones, removes those of deleted
+    declarations. `known_events`: the event types of marts.customer_events by source (None: not checked, as
+    before the first build). `strict`: raise SegmentDeclarationError listing the problems, after writing."""
+    declarations, problems = read_declarations(
         project_dir / "segments",
         traits=trait_kinds(project_dir / "models" / "marts" / "customers" / "_customers__models.yml"),
         purposes=consent_purposes(project_dir / "dbt_project.yml"),
     )
+    warnings: list[str] = []
+    if known_events is not None:
+        declarations = [d for d in declarations if not _unknown_events(d, known_events, problems, warnings)]
     segments_dir = project_dir / "models" / "segments"
-    sql_models = sorted(path.stem for path in segments_dir.glob("*.sql"))
-    _check_names(sql_models, declarations)
+    sql_models = _documented_sql_segments(segments_dir, problems)
+    declarations = _check_names(sql_models, declarations, problems)
 
     declared_dir = segments_dir / "declared"
     files = {declared_dir / f"{d.model_name}.sql": render_model(d, project_dir) for d in declarations}
@@ -85,22 +101,84 @@ def compile_segments(project_dir: Path = PROJECT_DIR) -> CompiledSegments:
         if stale not in files:
             stale.unlink()
             written.append(stale)
-    return CompiledSegments(declarations, sql_models, written)
+    if strict and problems:
+        raise SegmentDeclarationError(problems)
+    return CompiledSegments(declarations, sql_models, written, problems, warnings)
 
 
-def _check_names(sql_models: list[str], declarations: list[SegmentDeclaration]) -> None:
-    problems = [
-        f"models/segments/{name}.sql: a segment model's name starts with segment_ (rename the file)"
-        for name in sql_models
-        if not name.startswith("segment_")
-    ]
+def _check_names(
+    sql_models: list[str], declarations: list[SegmentDeclaration], problems: list[str]
+) -> list[SegmentDeclaration]:
+    """The declarations whose model name no SQL segment takes."""
+    clashing = [d for d in declarations if d.model_name in sql_models]
     problems += [
         f"{d.declared_in.name}: segment {d.name!r} is also a SQL segment (models/segments/{d.model_name}.sql)"
-        for d in declarations
-        if d.model_name in sql_models
+        for d in clashing
     ]
-    if problems:
-        raise SegmentDeclarationError(problems)
+    return [d for d in declarations if d not in clashing]
+
+
+def _documented_sql_segments(segments_dir: Path, problems: list[str]) -> list[str]:
+    """The SQL segments (models/segments/segment_*.sql) that say in their YAML who owns them and the consent
+    purpose their members need; the others are left out of the segments, with the reason."""
+    documented: dict[str, dict] = {}
+    for path in segments_dir.glob("*.yml"):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in document.get("models") or []:
+            meta = {**(model.get("meta") or {}), **((model.get("config") or {}).get("meta") or {})}
+            documented[model.get("name")] = meta.get("segment") or {}
+    kept = []
+    for path in sorted(segments_dir.glob("*.sql")):
+        name, segment = path.stem, documented.get(path.stem)
+        if not name.startswith("segment_"):
+            problems.append(f"models/segments/{name}.sql: a segment model's name starts with segment_ (rename it)")
+        elif not segment or not segment.get("owner") or "consent_purpose" not in segment:
+            problems.append(
+                f"models/segments/{name}.sql: a SQL segment needs `meta.segment` with owner and consent_purpose "
+                "in models/segments/_segments__models.yml; left out until it has them"
+            )
+        else:
+            kept.append(name)
+    return kept
+
+
+def _events(condition: Condition) -> list[EventCondition]:
+    if isinstance(condition, EventCondition):
+        return [condition]
+    if isinstance(condition, Not):
+        return _events(condition.condition)
+    if isinstance(condition, (AllOf, AnyOf)):
+        return [event for member in condition.conditions for event in _events(member)]
+    return []
+
+
+def _unknown_events(
+    declaration: SegmentDeclaration, known: dict[str, set[str]], problems: list[str], warnings: list[str]
+) -> bool:
+    """Whether the declaration names an event it cannot mean: one the warehouse has never seen but a close known
+    name (a typo), or one its source's events do not hold while others' do. Each is a problem naming the
+    closest known names. An event never seen and like no other is only a warning (it may not have happened yet:
+    the segment is empty until it has)."""
+    everything = set().union(*known.values()) if known else set()
+    broken = False
+    for event in _events(declaration.condition):
+        names = known.get(event.source, set()) if event.source else everything
+        if event.event in names:
+            continue
+        closest = difflib.get_close_matches(event.event, sorted(names or everything), n=3, cutoff=0.75)
+        elsewhere = sorted(source for source, types in known.items() if event.event in types)
+        where = f" from {event.source}" if event.source else ""
+        place = f"{declaration.declared_in.name}: segment {declaration.name!r}: event {event.event!r}"
+        if event.source and elsewhere and names:
+            broken = True
+            problems.append(f"{place} was never seen from {event.source}, only from {', '.join(elsewhere)}")
+        elif closest:
+            broken = True
+            shown = ", ".join(repr(name) for name in closest)
+            problems.append(f"{place} was never seen{where} in marts.customer_events; closest: {shown}")
+        else:
+            warnings.append(f"{place} was never seen{where} in marts.customer_events yet: it matches nobody")
+    return broken
 
 
 def render_model(declaration: SegmentDeclaration, project_dir: Path = PROJECT_DIR) -> str:

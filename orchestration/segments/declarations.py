@@ -147,6 +147,17 @@ def load_declarations(
     folder: Path = DECLARATIONS_DIR, *, traits: dict[str, str] | None = None, purposes: list[str] | None = None
 ) -> list[SegmentDeclaration]:
     """Every segment declared in `folder/*.yml`, validated; raises SegmentDeclarationError listing all problems."""
+    declarations, problems = read_declarations(folder, traits=traits, purposes=purposes)
+    if problems:
+        raise SegmentDeclarationError(problems)
+    return declarations
+
+
+def read_declarations(
+    folder: Path = DECLARATIONS_DIR, *, traits: dict[str, str] | None = None, purposes: list[str] | None = None
+) -> tuple[list[SegmentDeclaration], list[str]]:
+    """The valid segments of `folder/*.yml`, and a problem (with its place) for each invalid one: one broken
+    segment never keeps the others out."""
     traits = trait_kinds() if traits is None else traits
     purposes = consent_purposes() if purposes is None else purposes
     problems: list[str] = []
@@ -155,16 +166,17 @@ def load_declarations(
         reader = _Reader(path, traits, purposes, problems)
         declarations.extend(reader.read())
     seen: dict[str, Path] = {}
+    unique: list[SegmentDeclaration] = []
     for declaration in declarations:
         if declaration.name in seen:
             problems.append(
                 f"{_shown(declaration.declared_in)}: segment {declaration.name!r} is declared twice "
                 f"(also in {_shown(seen[declaration.name])}); segment names are unique"
             )
-        seen.setdefault(declaration.name, declaration.declared_in)
-    if problems:
-        raise SegmentDeclarationError(problems)
-    return declarations
+            continue
+        seen[declaration.name] = declaration.declared_in
+        unique.append(declaration)
+    return unique, problems
 
 
 def consent_purposes(dbt_project_yml: Path = PROJECT_DIR / "dbt_project.yml") -> list[str]:

@@ -65,50 +65,47 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right_aligned: 
     return [line(header), line(tuple("-" * width for width in widths)), *(line(row) for row in rows)]
 
 
-def segment_report(warehouse: Path) -> SegmentReport:
-    """Reads the segment marts of `warehouse` (read-only)."""
-    if not warehouse.is_file():
-        raise FileNotFoundError(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        last_run = con.execute(
-            "select run_id, changed_at from marts.segment_membership_changes order by changed_at desc limit 1"
-        ).fetchone()
-        rows = con.execute(
-            """
-            select
-                segments.segment_name, segments.kind, segments.consent_purpose, segments.owner,
-                (select count(*) from marts.segment_memberships as m where m.segment_name = segments.segment_name),
-                (select count(*) from marts.segment_membership_changes as c
-                 where c.segment_name = segments.segment_name and c.run_id = $run and c.change = 'entered'),
-                (select count(*) from marts.segment_membership_changes as c
-                 where c.segment_name = segments.segment_name and c.run_id = $run and c.change = 'exited')
-            from marts.segments as segments
-            order by segments.segment_name
-            """,
-            {"run": last_run[0] if last_run else ""},
-        ).fetchall()
-        overlaps = con.execute(
-            """
-            select a.segment_name, b.segment_name, count(*)
-            from marts.segment_memberships as a
-            inner join marts.segment_memberships as b on b.customer_id = a.customer_id
-            group by 1, 2
-            """
-        ).fetchall()
-        steps = con.execute(
-            """
-            with per_run as (
-                select segment_name, changed_at,
-                    sum(case when change = 'entered' then 1 else -1 end) as net_change
-                from marts.segment_membership_changes
-                group by 1, 2
-            )
+def segment_report(con: duckdb.DuckDBPyConnection) -> SegmentReport:
+    """Reads the segment marts through `con` (a read-only connection to the warehouse)."""
+    last_run = con.execute(
+        "select run_id, changed_at from marts.segment_membership_changes order by changed_at desc limit 1"
+    ).fetchone()
+    rows = con.execute(
+        """
+        select
+            segments.segment_name, segments.kind, segments.consent_purpose, segments.owner,
+            (select count(*) from marts.segment_memberships as m where m.segment_name = segments.segment_name),
+            (select count(*) from marts.segment_membership_changes as c
+             where c.segment_name = segments.segment_name and c.run_id = $run and c.change = 'entered'),
+            (select count(*) from marts.segment_membership_changes as c
+             where c.segment_name = segments.segment_name and c.run_id = $run and c.change = 'exited')
+        from marts.segments as segments
+        order by segments.segment_name
+        """,
+        {"run": last_run[0] if last_run else ""},
+    ).fetchall()
+    overlaps = con.execute(
+        """
+        select a.segment_name, b.segment_name, count(*)
+        from marts.segment_memberships as a
+        inner join marts.segment_memberships as b on b.customer_id = a.customer_id
+        group by 1, 2
+        """
+    ).fetchall()
+    steps = con.execute(
+        """
+        with per_run as (
             select segment_name, changed_at,
-                sum(net_change) over (partition by segment_name order by changed_at) as members
-            from per_run
-            order by segment_name, changed_at
-            """
-        ).fetchall()
+                sum(case when change = 'entered' then 1 else -1 end) as net_change
+            from marts.segment_membership_changes
+            group by 1, 2
+        )
+        select segment_name, changed_at,
+            sum(net_change) over (partition by segment_name order by changed_at) as members
+        from per_run
+        order by segment_name, changed_at
+        """
+    ).fetchall()
     sizes: dict[str, list[tuple[datetime, int]]] = {}
     for name, changed_at, members in steps:
         sizes.setdefault(name, []).append((changed_at, int(members)))

@@ -29,7 +29,9 @@ from ..retry import DestinationUnavailable, RetryPolicy, TokenBucket
 # Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, replace the
 # destination's whole content with the rows sent (mirror mode, full resync, where `replaces`), or erase a person
 # with the vendor's own deletion mechanism, whatever the sync's mode (every destination implements it).
-OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace", "erase")
+# `withdraw` clears a row's marketing fields, keeping the fields the destination keys on (`key_fields`), when the
+# person withdrew the sync's consent or was suppressed and the mode never deletes; by default it is an upsert.
+OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace", "erase", "withdraw")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Destination:
     operation_batch_sizes: ClassVar[dict[str, int]] = {}  # where one operation's call takes fewer rows
     default_base_url: ClassVar[str | None] = None
     replaces: ClassVar[bool] = False  # can replace its whole content in one session (operation `replace`)
+    key_fields: tuple[str, ...] = ()  # mapped fields the vendor finds a record by: kept when the rest is cleared
+    withdraw_as: ClassVar[str] = "upsert"  # the operation a withdrawal is sent as
     # For `call`: how messages name the vendor and its credential, and what to do when it is refused.
     vendor: ClassVar[str] = ""
     credential: ClassVar[str] = "token"
@@ -135,6 +139,8 @@ class Destination:
 
     def send(self, operation: str, changes: list[Change]) -> list[RowAnswer]:
         """`send_batch`, splitting a batch the destination refuses as a whole until the bad rows are alone."""
+        if operation == "withdraw":
+            operation = self.withdraw_as
         try:
             return self.send_batch(operation, changes)
         except BatchRejected as error:

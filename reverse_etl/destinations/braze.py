@@ -36,6 +36,7 @@ class BrazeDestination(Destination):
     requests_per_second: ClassVar[float] = 900.0  # 3,000 per 3 s, with room for other senders
     burst: ClassVar[int] = 10
     vendor: ClassVar[str] = "Braze"
+    key_fields: tuple[str, ...] = ("external_id",)  # a withdrawal sends the other attributes null: Braze removes them
     credential: ClassVar[str] = "API key"
     credential_remedy: ClassVar[str] = "check it and its users.track / users.delete permissions"
 

@@ -6,6 +6,8 @@ From HubSpot's documentation and its published OpenAPI specs (vendor-specs/hubsp
   `context.ids`.
 - `PUT /crm/v3/lists/{listId}/memberships/add` and `/remove` take HubSpot record ids: audience rows are first
   upserted (add) or read by email (remove, `POST /crm/v3/objects/contacts/batch/read`) to learn them.
+- A person who withdraws the sync's consent (upsert mode) keeps their contact with every mapped property but
+  the email cleared (sent empty, as HubSpot clears a property).
 - Erasure: `POST /crm/v3/objects/contacts/gdpr-delete` with `{"objectId": <email>, "idProperty": "email"}`, one
   contact per call, answered 204: HubSpot permanently deletes the contact and everything associated with it
   (and blocks the address if it holds no such contact).
@@ -41,6 +43,8 @@ class HubSpotDestination(Destination):
     burst: ClassVar[int] = 5
     default_base_url: ClassVar[str] = "https://api.hubapi.com"
     vendor: ClassVar[str] = "HubSpot"
+    key_fields: tuple[str, ...] = ("email",)
+    withdraw_as: ClassVar[str] = "withdraw"  # an upsert whose cleared properties are sent empty
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
@@ -65,18 +69,23 @@ class HubSpotDestination(Destination):
             return [RowAnswer(change.record_key, True) for change in changes]
         if operation == "remove":
             return self._remove(changes)
-        answers, ids = self._upsert(changes)
+        answers, ids = self._upsert(changes, clear=operation == "withdraw")
         if operation == "add":
             members = [change for change in changes if change.record_key in ids]
             self._membership("add", [ids[change.record_key] for change in members])
         return answers
 
-    def _upsert(self, changes: list[Change]) -> tuple[list[RowAnswer], dict[str, str]]:
+    def _upsert(self, changes: list[Change], clear: bool = False) -> tuple[list[RowAnswer], dict[str, str]]:
+        """`clear`: properties without a value are sent empty, which is how HubSpot clears one."""
         inputs = [
             {
                 "id": str(change.fields["email"]),
                 "idProperty": "email",
-                "properties": {name: _text(value) for name, value in change.fields.items() if value is not None},
+                "properties": {
+                    name: "" if value is None else _text(value)
+                    for name, value in change.fields.items()
+                    if value is not None or clear
+                },
             }
             for change in changes
         ]

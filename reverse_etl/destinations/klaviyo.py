@@ -8,6 +8,9 @@ From Klaviyo's API reference and its published OpenAPI specs (vendor-specs/klavi
   `relationships.lists`, which adds every imported profile to it.
 - Removing from a list (`DELETE /api/lists/{id}/relationships/profiles`, at most 1,000 profile ids) needs
   Klaviyo's ids: they are looked up by email (`GET /api/profiles?filter=any(email,[...])`, 100 at a time).
+- A person who withdraws the sync's consent (upsert mode) keeps their profile with its mapped attributes cleared:
+  looked up by email, then `PATCH /api/profiles/{id}` with the attributes null and the custom properties unset
+  (`meta.patch_properties.unset`).
 - Erasure: `POST /api/data-privacy-deletion-jobs`, one profile per call named by its email (else phone number),
   answered 202: Klaviyo deletes every profile with that identifier (a GDPR deletion, its list memberships with it).
   That endpoint allows 3/s burst and 60/min steady, paced by a bucket of its own.
@@ -55,6 +58,8 @@ class KlaviyoDestination(Destination):
     default_base_url: ClassVar[str] = "https://a.klaviyo.com"
     vendor: ClassVar[str] = "Klaviyo"
     credential: ClassVar[str] = "API key"
+    key_fields: tuple[str, ...] = ("email", "phone_number", "external_id")
+    withdraw_as: ClassVar[str] = "withdraw"
     credential_remedy: ClassVar[str] = "check it and its scopes (profiles:write, lists:write, data-privacy:write)"
 
     def __init__(self, sync, workdir: Path) -> None:
@@ -75,8 +80,8 @@ class KlaviyoDestination(Destination):
         )
 
     def unsendable(self, operation: str, change: Change) -> str | None:
-        if operation == "remove" and not change.fields.get("email"):
-            return "removing from a list needs the email"
+        if operation in ("remove", "withdraw") and not change.fields.get("email"):
+            return "removing from a list, or clearing a profile, needs the email"
         if not any(change.fields.get(name) for name in ("email", "phone_number", "external_id")):
             return "a Klaviyo profile needs email, phone_number or external_id"
         return None
@@ -92,7 +97,38 @@ class KlaviyoDestination(Destination):
             return self._remove(changes)
         if operation == "erase":
             return [self._erase(change) for change in changes]
+        if operation == "withdraw":
+            return self._withdraw(changes)
         return self._import(changes)
+
+    def _withdraw(self, changes: list[Change]) -> list[RowAnswer]:
+        """Each profile's mapped attributes cleared and its mapped custom properties unset, found by email."""
+        ids = self._profile_ids([str(change.fields["email"]) for change in changes if change.fields.get("email")])
+        for change in changes:
+            profile_id = ids.get(str(change.fields.get("email") or "").strip().lower())
+            if profile_id is None:
+                continue  # Klaviyo holds no such profile: nothing to clear
+            cleared = [name for name in change.fields if name not in self.key_fields]
+            attributes = {name: None for name in cleared if name in ATTRIBUTES}
+            location = {name.removeprefix("location."): None for name in cleared if name.startswith("location.")}
+            if location:
+                attributes["location"] = location
+            properties = [name for name in cleared if name not in ATTRIBUTES and not name.startswith("location.")]
+            data: dict[str, Any] = {"type": "profile", "id": profile_id, "attributes": attributes}
+            if properties:
+                data["meta"] = {"patch_properties": {"unset": properties}}
+            self.call("PATCH", f"/api/profiles/{profile_id}", {"data": data})
+        return [RowAnswer(change.record_key, True) for change in changes]
+
+    def _profile_ids(self, emails: list[str]) -> dict[str, str]:
+        """Klaviyo's profile ids of `emails` (lower-cased), 100 per look-up."""
+        found: dict[str, str] = {}
+        emails = [email.strip().lower() for email in emails]
+        for start in range(0, len(emails), 100):
+            values = ",".join(json.dumps(email) for email in emails[start : start + 100])
+            body = self.call("GET", "/api/profiles", params={"filter": f"any(email,[{values}])", "page[size]": "100"})
+            found.update({str(item["attributes"]["email"]).lower(): item["id"] for item in body.get("data", [])})
+        return found
 
     def _erase(self, change: Change) -> RowAnswer:
         kind = next((name for name in ("email", "phone_number") if change.fields.get(name)), None)

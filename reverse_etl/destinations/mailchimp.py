@@ -8,6 +8,8 @@ From the Mailchimp Marketing API reference:
   leave it with `members_to_remove`;
 - mirror mode archives a removed member: `DELETE /3.0/lists/{list_id}/members/{subscriber_hash}`, the MD5 of the
   lowercased address (reverse_etl.hashing); an archived member stays in the audience;
+- a member who withdraws the sync's consent (upsert and mirror modes keep them) is set `unsubscribed`, their
+  merge fields cleared;
 - erasure deletes the member permanently, with its history:
   `POST /3.0/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent` (204; 404 when not there);
 - HTTP Basic auth with the API key as password; the data centre is the key's suffix (`...-us21` ->
@@ -41,6 +43,8 @@ class MailchimpDestination(Destination):
     requests_per_second: ClassVar[float] = 10.0
     burst: ClassVar[int] = 4
     vendor: ClassVar[str] = "Mailchimp"
+    key_fields: tuple[str, ...] = ("email",)
+    withdraw_as: ClassVar[str] = "withdraw"  # unsubscribed, merge fields cleared
     credential: ClassVar[str] = "API key"
     credential_remedy: ClassVar[str] = "check it, and that base_url is its data centre"
 
@@ -77,14 +81,15 @@ class MailchimpDestination(Destination):
             emails = [str(change.fields["email"]).strip().lower() for change in changes]
             self.call("POST", f"/3.0/lists/{self.list_id}/segments/{self.segment_id()}", {"members_to_remove": emails})
             return [RowAnswer(change.record_key, True) for change in changes]
+        withdrawn = operation == "withdraw"
         members = [
             {
                 "email_address": str(change.fields["email"]).strip(),
-                "status": self.status,
+                "status": "unsubscribed" if withdrawn else self.status,
                 "merge_fields": {
-                    name.upper(): _merge_value(value)
+                    name.upper(): "" if value is None else _merge_value(value)
                     for name, value in change.fields.items()
-                    if name != "email" and value is not None
+                    if name != "email" and (value is not None or withdrawn)
                 },
             }
             for change in changes

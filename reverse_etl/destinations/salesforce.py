@@ -47,6 +47,7 @@ class SalesforceDestination(Destination):
         self.external_id = sync.setting("external_id_field")
         if not self.external_id or self.external_id not in {mapping.target for mapping in sync.mapping}:
             raise ValueError(f"sync {sync.name}: destination.external_id_field is required and must be mapped")
+        self.key_fields = (str(self.external_id),)  # a withdrawal nulls the other mapped fields
         self.api = f"/services/data/{sync.setting('api_version', 'v62.0')}"
         self.client = self.http_client(
             {"Authorization": f"Bearer {sync.setting('access_token')}", "Content-Type": "application/json"}

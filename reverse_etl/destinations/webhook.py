@@ -5,8 +5,9 @@ Settings: `url`, `secret` (`{env: VARIABLE}`), optional `batch_size`, `requests_
 seconds) and `X-Tessera-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`, so a receiver can check both
 origin and freshness. A 2xx accepts the batch, except rows the receiver lists in `{"rejected": [{"key": ...,
 "error": ...}]}`; another 4xx refuses the batch (split until the bad rows are found); 429, 5xx and timeouts are
-retried. An erasure is a batch whose `operation` is `erase`, with the fields last sent for each row, so the
-receiver can find and delete the person; it is sent whatever the sync's mode, and retried until a 2xx.
+retried. A person who withdrew the sync's consent, in a mode that never deletes, is a `withdraw` batch whose
+fields are null. An erasure is a batch whose `operation` is `erase`, with the fields last sent for each row, so
+the receiver can find and delete the person; it is sent whatever the sync's mode, and retried until a 2xx.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class WebhookDestination(Destination):
     category: ClassVar[str] = "webhook"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror", "audience")
     batch_size: ClassVar[int] = 100
+    withdraw_as: ClassVar[str] = "withdraw"  # sent as such: the receiver decides what clearing means
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)

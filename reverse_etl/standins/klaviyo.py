@@ -104,6 +104,8 @@ class KlaviyoStandIn(StandIn):
                 return self._job_errors(found[1], query)
             if method == "GET" and route == "/api/profiles":
                 return self._find_profiles(query)
+            if method == "PATCH" and (found := re.fullmatch(r"/api/profiles/([^/]+)", route)):
+                return self._update_profile(found[1], body["data"])
             if method in ("POST", "DELETE") and (found := re.fullmatch(r"/api/lists/([^/]+)/relationships/profiles",
                                                                        route)):  # fmt: skip
                 return self._membership(found[1], method, body["data"])
@@ -129,6 +131,25 @@ class KlaviyoStandIn(StandIn):
                     members.discard(pid)
             self.deletion_requests.append({kind: value})
         return Reply(202)
+
+    def _update_profile(self, profile_id: str, data: dict[str, Any]) -> Reply:
+        profile = self.profiles.get(profile_id)
+        if profile is None or data.get("id") != profile_id:
+            return Reply(404, _errors(404, "not_found", "Not found.", "No profile with this id."))
+        attributes = dict(data.get("attributes") or {})
+        location = attributes.pop("location", None) or {}
+        properties = attributes.pop("properties", None) or {}
+        for name, value in attributes.items():
+            profile.pop(name, None) if value is None else profile.__setitem__(name, value)
+        if location:
+            kept = {**(profile.get("location") or {}), **location}
+            profile["location"] = {name: value for name, value in kept.items() if value is not None}
+        unset = ((data.get("meta") or {}).get("patch_properties") or {}).get("unset") or []
+        unset = [unset] if isinstance(unset, str) else unset
+        profile["properties"] = {
+            name: value for name, value in {**profile.get("properties", {}), **properties}.items() if name not in unset
+        }
+        return Reply(200, {"data": {"type": "profile", "id": profile_id, "attributes": profile}})
 
     def holds(self, email: str) -> bool:
         """Whether any profile still carries `email` (erasure tests look for every trace)."""

@@ -1,6 +1,8 @@
 {#-
     One row per customer: the golden record, behavioural basics, computed traits, consent and privacy state.
-    Erased customers keep their row (their ids appear in history and segments' exits) but no personal data.
+    Erased customers keep their row (their ids appear in history and segments' exits) but no personal data, even
+    once their records are removed from the warehouse (orchestration/privacy.py): then their first and last seen
+    are when the erasure was requested.
 -#}
 
 {%- set personal_attributes = ['email', 'phone', 'first_name', 'last_name', 'city', 'postal_code', 'country'] %}
@@ -71,7 +73,7 @@ reference_time as (
 
 ),
 
-customers as (
+customers_with_records as (
 
     select
         customer_id,
@@ -79,6 +81,21 @@ customers as (
         max(occurred_at) as last_seen_at
     from records
     group by 1
+
+),
+
+customers as (
+
+    select * from customers_with_records
+
+    union all
+
+    select privacy.customer_id, privacy.first_requested_at, privacy.first_requested_at
+    from privacy
+    where privacy.is_erased
+        and not exists (
+            select 1 from customers_with_records where customers_with_records.customer_id = privacy.customer_id
+        )
 
 ),
 

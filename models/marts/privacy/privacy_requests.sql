@@ -1,7 +1,8 @@
 {#-
     Every erasure and suppression request and what became of it: `applied` to a customer, or `matched nobody`
     (its email, phone and user id are unknown, blocked or empty). No personal data: the request's own email
-    and phone stay in the landing file and staging only.
+    and phone stay in the landing file and staging only, until the person's records are removed
+    (`records_removed_at`), when they go too.
 -#}
 
 with requests as (
@@ -18,7 +19,8 @@ final as (
         requested_at,
         customer_id,
         status,
-        matched_records_count
+        matched_records_count,
+        records_removed_at
     from requests
 
 )
