@@ -23,7 +23,7 @@ from datetime import timedelta
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from .loading.warehouse import WarehouseBusy, landing_files, read_only
+from .loading.warehouse import WarehouseBusy, landing_files, read_only, table_exists
 from .resources import LandingFolder, Warehouse
 from .sources import SOURCES
 
@@ -100,10 +100,9 @@ def loaded_files(warehouse: Warehouse) -> set[str]:
     if not path.is_file():
         return set()
     with read_only(path) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_loads'"
-        ).fetchone()[0]
-        return {file for (file,) in con.execute("select file from raw._loads").fetchall()} if exists else set()
+        if not table_exists(con, "raw", "_loads"):
+            return set()
+        return {file for (file,) in con.execute("select file from raw._loads").fetchall()}
 
 
 @dg.sensor(

@@ -146,7 +146,7 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
 def known_events(warehouse: Path) -> dict[str, set[str]] | None:
     """The event types marts.customer_events holds, by source; None before the first build (or while a build
     holds the warehouse), when segments' event names cannot be checked."""
-    from .loading.warehouse import WarehouseBusy, read_only
+    from .loading.warehouse import WarehouseBusy, read_only, table_exists
 
     if not warehouse.is_file():
         return None
@@ -155,11 +155,7 @@ def known_events(warehouse: Path) -> dict[str, set[str]] | None:
     except WarehouseBusy:
         return None
     with con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' "
-            "and table_name = 'customer_events'"
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, "marts", "customer_events"):
             return None
         rows = con.execute("select source, list(distinct event_type) from marts.customer_events group by 1").fetchall()
     return {source: set(types) for source, types in rows}

@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from .loading.warehouse import file_sha256
+from .loading.warehouse import file_sha256, table_exists
 from .sources import SOURCES, FileFormat, Source
 
 TOMBSTONES_DDL = """
@@ -82,7 +82,7 @@ def purge_erased(con: duckdb.DuckDBPyConnection, landing: Path | None) -> PurgeR
     """Removes the records of every erased customer still held, from the warehouse (one transaction) and then
     from the landing files; what it did, by table and file."""
     report = PurgeReport()
-    if not _exists(con, "intermediate", "int_customer_privacy"):
+    if not table_exists(con, "intermediate", "int_customer_privacy"):
         return report  # nothing built yet
     con.execute(TOMBSTONES_DDL)
     con.execute("begin transaction")
@@ -107,14 +107,20 @@ def _held_records(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         """
         create or replace temp table erased_customers as
-        select privacy.customer_id, coalesce(requests.request_id, tombstones.request_id, 'unknown') as request_id
+        select privacy.customer_id, coalesce(requests.request_id, recognised.request_id, 'unknown') as request_id
         from intermediate.int_customer_privacy as privacy
         left join (
             select customer_id, arg_min(erasure_request_id, requested_at) as request_id
             from intermediate.int_privacy_requests_matched where request_type = 'erase' group by 1
         ) as requests using (customer_id)
-        left join (select customer_id, min(request_id) as request_id from raw._erasures group by 1) as tombstones
-            using (customer_id)
+        left join (  -- a person back after their records were removed: the request their tombstones name
+            select ids.customer_id, min(tombstones.request_id) as request_id
+            from intermediate.int_customer_ids_assigned as ids
+            inner join raw._erasures as tombstones
+                on tombstones.identifier_type = ids.identifier_type
+                and tombstones.identifier_hash = sha256(ids.identifier_value)
+            group by 1
+        ) as recognised using (customer_id)
         where privacy.is_erased
         """
     )
@@ -154,7 +160,7 @@ def _tombstone(con: duckdb.DuckDBPyConnection) -> int:
 def _purge_tables(con: duckdb.DuckDBPyConnection, report: PurgeReport) -> None:
     for source in SOURCES:
         table = f"raw.{source.name}"
-        if not _exists(con, "raw", source.name):
+        if not table_exists(con, "raw", source.name):
             continue
         where = f"trim({source.record_id}) in {_ids(source.name)}"
         if source.name == "erasure_requests":
@@ -162,9 +168,9 @@ def _purge_tables(con: duckdb.DuckDBPyConnection, report: PurgeReport) -> None:
         else:
             _delete(con, table, where, report)
     for table, (source, key) in STAGED_KEYS.items():
-        if _exists(con, "staging", table):
+        if table_exists(con, "staging", table):
             _delete(con, f"staging.{table}", f"{key} in {_ids(source)}", report)
-    if _exists(con, "staging", "stg_privacy__erasure_requests"):
+    if table_exists(con, "staging", "stg_privacy__erasure_requests"):
         where = f"erasure_request_id in {_ids('erasure_requests')}"
         _redact(con, "staging.stg_privacy__erasure_requests", STAGED_REQUEST_PII, where, report)
     for schema, table, columns in _tables(con):
@@ -180,7 +186,7 @@ def _purge_tables(con: duckdb.DuckDBPyConnection, report: PurgeReport) -> None:
             _delete(con, name, "customer_id in (select customer_id from erased_customers)", report)
     for name in VALUE_HISTORIES:
         schema, table = name.split(".")
-        if _exists(con, schema, table):
+        if table_exists(con, schema, table):
             where = f"(identifier_type, identifier_value) in ({ERASED_VALUES})"
             changed = con.execute(
                 f"update {name} set identifier_value = {REDACTED.format(column='identifier_value')} where {where}"
@@ -220,14 +226,6 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, set[str]]]:
     return [(schema, table, set(columns)) for schema, table, columns in rows]
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
-
-
 # Landing files --------------------------------------------------------------------------------------------------
 def _held_files(con: duckdb.DuckDBPyConnection) -> None:
     """Which landing file holds which erased record, read from the raw rows' lineage before they go."""
@@ -235,7 +233,7 @@ def _held_files(con: duckdb.DuckDBPyConnection) -> None:
         f"select '{source.name}' as source, _file as file, trim({source.record_id}) as record_id "
         f"from raw.{source.name} where trim({source.record_id}) in {_ids(source.name)}"
         for source in SOURCES
-        if _exists(con, "raw", source.name)
+        if table_exists(con, "raw", source.name)
     ]
     con.execute("create or replace temp table erased_files as " + " union all ".join(selects))
 

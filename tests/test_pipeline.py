@@ -271,6 +271,11 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
             "where request_id = 'R-everywhere'"
         ).fetchone()
     assert (status, customer_now) == ("applied", customer) and removed is not None, "the request is still reported"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        delivered = con.execute(
+            "select destination, status from marts.erasure_deliveries where request_id = 'R-everywhere'"
+        ).fetchall()
+    assert len(delivered) == held_by and {status for _, status in delivered} == {"delivered"}
     total = next(line for line in third.stdout.splitlines() if line.strip().startswith("total"))
     assert total.split()[1] == "0", "the rewritten landing files count as loaded, not as new or changed"
     crm = tmp_path / "landing" / "crm_contacts"

@@ -4,19 +4,7 @@
     whose records are gone, and recognise data that arrives later for the same person.
 -#}
 {% macro erasure_tombstones() -%}
-    {%- set tombstones = adapter.get_relation(database=target.database, schema='raw', identifier='_erasures')
-        if execute else none -%}
-    {%- if tombstones is none -%}
-    (
-        select
-            cast(null as {{ dbt.type_string() }}) as request_id,
-            cast(null as {{ dbt.type_string() }}) as customer_id,
-            cast(null as {{ dbt.type_string() }}) as identifier_type,
-            cast(null as {{ dbt.type_string() }}) as identifier_hash,
-            cast(null as {{ dbt.type_timestamp() }}) as erased_at
-        where false
-    )
-    {%- else -%}
-    {{ tombstones }}
-    {%- endif -%}
+    {{ tessera.optional_relation('raw', '_erasures', {
+        'request_id': dbt.type_string(), 'customer_id': dbt.type_string(), 'identifier_type': dbt.type_string(),
+        'identifier_hash': dbt.type_string(), 'erased_at': dbt.type_timestamp()}) }}
 {%- endmacro %}

@@ -82,6 +82,14 @@ def connect(warehouse: Path, memory_limit: str = LOADER_MEMORY_LIMIT) -> duckdb.
     return con
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+    )
+
+
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse (DuckDB lets one process write, and none read meanwhile); the message
     says which, and what to do."""
@@ -279,9 +287,7 @@ class LoadedFile:
 
 def loaded_files(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[LoadedFile]:
     """Every file in the load manifest (of one source), in name order, with its validation outcome."""
-    has_validations = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_validations'"
-    ).fetchone()[0]
+    has_validations = table_exists(con, "raw", "_validations")
     outcome = (
         "(select case when v.passed then 'passed' else 'held back' end from raw._validations v "
         "where v.file = l.file order by v.validated_at desc limit 1)"
@@ -311,18 +317,10 @@ def retract_file(con: duckdb.DuckDBPyConnection, name: str) -> LoadedFile:
         con.execute(f"delete from {RAW_SCHEMA}.{found.source} where _file = ?", [name])
         con.execute("delete from raw._quarantine where file = ?", [name])
         con.execute("delete from raw._loads where file = ?", [name])
-        if con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_validations'"
-        ).fetchone()[0]:
+        if table_exists(con, "raw", "_validations"):
             con.execute("delete from raw._validations where file = ?", [name])
         staged = STAGED_TABLES.get(found.source)
-        if (
-            staged
-            and con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
-                [staged],
-            ).fetchone()[0]
-        ):
+        if staged and table_exists(con, "staging", staged):
             con.execute(f"delete from staging.{staged} where _file = ?", [name])
         con.execute(
             "insert into raw._retractions values (?, ?, ?, ?, ?, ?, ?, null)",
@@ -337,10 +335,9 @@ def retract_file(con: duckdb.DuckDBPyConnection, name: str) -> LoadedFile:
 
 
 def retractions_pending_rebuild(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_retractions'"
-    ).fetchone()[0]
-    return con.execute("select count(*) from raw._retractions where rebuilt_at is null").fetchone()[0] if exists else 0
+    if not table_exists(con, "raw", "_retractions"):
+        return 0
+    return con.execute("select count(*) from raw._retractions where rebuilt_at is null").fetchone()[0]
 
 
 def mark_retractions_rebuilt(con: duckdb.DuckDBPyConnection) -> None:

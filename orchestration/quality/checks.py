@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
+from ..loading.warehouse import table_exists
 from ..resources import Warehouse
 from ..sources import Source
 from .suites import (
@@ -163,12 +164,7 @@ def _amended(
 
 def _quarantined(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[str, int]]:
     """The quarantine reasons of `files`, by the column or problem they name, most frequent first."""
-    if (
-        not files
-        or not con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_quarantine'"
-        ).fetchone()[0]
-    ):
+    if not files or not table_exists(con, "raw", "_quarantine"):
         return []
     return con.execute(
         "select split_part(reason, ':', 1) as why, count(*) from raw._quarantine "
