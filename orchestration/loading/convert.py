@@ -55,9 +55,8 @@ def value_problems(
         early = pc.less(values, pa.scalar(EARLIEST, UTC_TIMESTAMP))
         late = pc.greater(values, pa.scalar(latest_moment, UTC_TIMESTAMP))
         for index in pc.indices_nonzero(pc.fill_null(pc.or_(early, late), False)).to_pylist():
-            problems[index] = (
-                f"{column.name}: {values[index].as_py()} is outside {EARLIEST.year} .. {latest_moment.year}"
-            )
+            shown = values.slice(index, 1).cast(pa.string())[0].as_py()  # Python's datetime stops at year 9999
+            problems[index] = f"{column.name}: {shown} is outside {EARLIEST.year} .. {latest_moment.year}"
     return problems
 
 
@@ -79,7 +78,10 @@ def to_timestamp(value: object) -> datetime:
     else:
         raise BadValue(f"a timestamp must be an ISO 8601 string, not {type(value).__name__}")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 is after the last moment there is
+            raise BadValue(f"timestamp {str(value)[:40]!r} is out of range once its offset is applied") from None
     return moment
 
 
@@ -102,13 +104,19 @@ def to_decimal(value: object) -> Decimal:
     return number.quantize(CENT)
 
 
+INT64 = 2**63
+
+
 def to_integer(value: object) -> int:
     if isinstance(value, bool):
         raise BadValue("a boolean is not an integer")
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise BadValue(f"unparseable integer {str(value)[:40]!r}") from None
+    if not -INT64 <= number < INT64:
+        raise BadValue(f"integer {str(value)[:40]!r} does not fit in 64 bits")
+    return number
 
 
 def to_date(value: object) -> date:
@@ -137,6 +145,11 @@ def convert_value(column: Column, value: object) -> object:
         if isinstance(value, (dict, list)):
             raise BadValue(f"{column.name} must be a string, not a JSON {type(value).__name__}")
         return str(value)
+    if column.type is ColumnType.NESTED:
+        try:
+            return pa.array([value], type=arrow_type(column))[0].as_py()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as error:
+            raise BadValue(f"{column.name}: {str(error)[:160]}") from None
     try:
         return PARSERS[column.type](value)
     except BadValue as error:
@@ -153,6 +166,8 @@ def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int,
     fast = _fast_convert(column, values, target)
     if fast is not None and (not column.required or fast.null_count == 0):
         return fast, {}
+    if column.type is ColumnType.NESTED:
+        return _cast_one_by_one(column, values, target)
     converted: list[object] = []
     bad: dict[int, str] = {}
     for index, value in enumerate(values.to_pylist()):
@@ -162,6 +177,21 @@ def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int,
             converted.append(None)
             bad[index] = str(error)
     return pa.array(converted, type=target), bad
+
+
+def _cast_one_by_one(column: Column, values: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
+    """A nested column the file types otherwise than the contract, cast a row at a time: a row whose value does
+    not cast is quarantined with Arrow's reason, the others keep theirs."""
+    pieces: list[pa.Array] = []
+    bad: dict[int, str] = {}
+    for index in range(len(values)):
+        try:
+            alone = pa.array(values.slice(index, 1).to_pylist(), type=values.type)  # a slice casts all its children
+            pieces.append(alone.cast(target))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+            pieces.append(pa.nulls(1, target))
+            bad[index] = f"{column.name}: {str(error)[:160]}"
+    return (pa.concat_arrays(pieces) if pieces else pa.array([], target)), bad
 
 
 def _missing(column: Column, values: pa.Array) -> dict[int, str]:

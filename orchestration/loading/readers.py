@@ -24,6 +24,7 @@ from ..sources import VALUE_SETS, Column, FileFormat, Source
 from .convert import BadValue, arrow_type, convert_array, convert_value, latest, value_problems
 
 BATCH_ROWS = 65_536
+UTF8_BOM = b"\xef\xbb\xbf"
 CSV_BLOCK_BYTES = 8 << 20
 
 
@@ -116,6 +117,8 @@ def _typed_batch(
 
 def read_csv(path: Path, source: Source, display_name: str, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
     invalid: list[Quarantined] = []
+    if path.stat().st_size == 0:
+        return  # an empty export (no header, no rows): loaded as no rows, once, rather than refused every run
 
     def on_invalid_row(row: pa_csv.InvalidRow) -> str:
         reason = f"expected {row.expected_columns} columns, found {row.actual_columns}"
@@ -182,6 +185,8 @@ def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int, a
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue  # a blank line is no row
+            if number == 1 and raw.startswith(UTF8_BOM):
+                raw = raw[len(UTF8_BOM) :]  # a byte-order mark some exporters write first: not part of the line
             try:
                 text = raw.decode("utf-8").strip()
                 event = json.loads(text)
@@ -193,6 +198,9 @@ def read_jsonl(path: Path, source: Source, display_name: str, batch_rows: int, a
                 continue
             except json.JSONDecodeError as error:
                 quarantined.append(Quarantined(number, f"bad JSON: {error.msg} at column {error.colno}", text))
+                continue
+            except RecursionError:
+                quarantined.append(Quarantined(number, "bad JSON: nested too deeply to read", text[:10_000]))
                 continue
             except BadValue as error:
                 quarantined.append(Quarantined(number, str(error), text))
@@ -231,7 +239,14 @@ def read_parquet(path: Path, source: Source, display_name: str, batch_rows: int,
         raise LandingFileError(f"{display_name}: not a readable Parquet file ({error})") from None
     _check_columns(display_name, source, parquet.schema_arrow.names)
     first_row = 1
-    for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=source.column_names):
+    batches = parquet.iter_batches(batch_size=batch_rows, columns=source.column_names)
+    while True:
+        try:
+            record_batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as error:  # a corrupt page: the file is refused whole, nothing of it
+            raise LandingFileError(f"{display_name}: unreadable from row {first_row} ({str(error)[:200]})") from None
         positions = list(range(first_row, first_row + record_batch.num_rows))
         first_row += record_batch.num_rows
         columns = {name: record_batch.column(name) for name in source.column_names}
