@@ -162,11 +162,12 @@ def query(
     demo: Annotated[bool, typer.Option("--demo", help="Query the demo's warehouse instead.")] = False,
     wait: Annotated[float, typer.Option(help=WAIT_HELP, min=0)] = 0,
 ) -> None:
-    """Run a read-only SQL query against the warehouse and print the result."""
+    """Run a read-only SQL query against the warehouse and print the result. The query reaches nothing outside
+    the warehouse: no file is read or written, no database attached, no setting changed."""
     import duckdb
 
     warehouse = DEMO_WAREHOUSE if demo else settings.warehouse_path()
-    with _reader(warehouse, wait) as con:
+    with _reader(warehouse, wait, sandbox=True) as con:
         try:
             typer.echo(con.sql(sql))
         except duckdb.Error as error:
@@ -425,14 +426,16 @@ def segments_compile() -> None:
         raise typer.Exit(1)
 
 
-def _reader(warehouse: Path, wait: float):
-    """A read-only connection to `warehouse`, or a one-line message (exit 1) when it is missing or busy."""
-    from .loading.warehouse import WarehouseBusy, read_only
+def _reader(warehouse: Path, wait: float, sandbox: bool = False):
+    """A read-only connection to `warehouse` (`sandbox`: with no access outside it, for a user's own SQL), or a
+    one-line message (exit 1) when it is missing or busy."""
+    from .loading.warehouse import WarehouseBusy, read_only, sandboxed
 
     if not warehouse.is_file():
         raise typer.BadParameter(f"{warehouse}: no warehouse there; run `tessera run` (or `tessera demo`) first")
     try:
-        return read_only(warehouse, wait)
+        con = read_only(warehouse, wait)
+        return sandboxed(con) if sandbox else con
     except WarehouseBusy as busy:
         typer.echo(str(busy), err=True)
         raise typer.Exit(1) from None

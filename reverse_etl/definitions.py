@@ -44,6 +44,12 @@ CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SECRET_SETTING = re.compile(r"(token|key|password|secret)", re.IGNORECASE)
+# A credential written in clear inside another setting: a URL's password, a libpq password, a token parameter.
+SECRET_IN_VALUE = re.compile(
+    r"://[^/@\s:]+:[^/@\s]+@|(^|\s)password\s*=|[?&](token|key|api_key|apikey|secret|password|sig|signature|"
+    r"access_token)=",
+    re.IGNORECASE,
+)
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[\w.-]+)$")
 CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")
 _TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -152,6 +158,7 @@ def load_definitions(
     purposes: list[str],
     categories: dict[str, str] | None = None,
     policy: ConsentPolicy | None = None,
+    required: dict[str, tuple[str, ...]] | None = None,
 ) -> list[SyncDefinition]:
     """Every sync of `folder/*.yml`, validated. `destination_types` maps each type to the modes it supports,
     `categories` each type to its kind, whose purposes `policy` requires."""
@@ -165,7 +172,8 @@ def load_definitions(
             if purpose not in purposes
         ]
     for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-        syncs.extend(_Reader(path, destination_types, purposes, problems, categories or {}, policy).read())
+        reader = _Reader(path, destination_types, purposes, problems, categories or {}, policy, required or {})
+        syncs.extend(reader.read())
     names: dict[str, Path] = {}
     for sync in syncs:
         if sync.name in names:
@@ -185,9 +193,10 @@ class _Reader:
         problems: list[str],
         categories: dict[str, str],
         policy: ConsentPolicy | None,
+        required: dict[str, tuple[str, ...]],
     ):
         self.path, self.types, self.purposes, self.problems = path, types, purposes, problems
-        self.categories, self.policy = categories, policy
+        self.categories, self.policy, self.required = categories, policy, required
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{self.path.name}: {where}: {message}")
@@ -290,8 +299,17 @@ class _Reader:
                 settings[key] = EnvSecret(value["env"])
             elif SECRET_SETTING.search(key):
                 self.problem(f"{where}.{key}", "secrets come from the environment: write {env: VARIABLE_NAME}")
+            elif isinstance(value, str) and SECRET_IN_VALUE.search(value):
+                self.problem(
+                    f"{where}.{key}",
+                    "holds a credential in clear (a password or token in it): put the whole value in the "
+                    "environment or a secrets file, and write {env: VARIABLE_NAME}",
+                )
             else:
                 settings[key] = value
+        for name in self.required.get(destination.get("type"), ()):
+            if name not in settings and name not in destination:
+                self.problem(f"{where}.{name}", f"required for a {destination.get('type')} destination")
         return settings
 
     def mapping(self, where: str, mapping: object) -> tuple[FieldMapping, ...]:

@@ -112,6 +112,7 @@ def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
         purposes=consent_purposes(),
         categories=categories,
         policy=ConsentPolicy.read(),
+        required={name: cls.required_settings for name, cls in DESTINATIONS.items()},
     )
 
 
@@ -129,6 +130,9 @@ def run_syncs(
     if not syncs:
         return []
     with duckdb.connect(str(warehouse), read_only=dry_run) as con:
+        # A sync's `where` is a user's text: it reaches nothing outside the warehouse, and cannot say otherwise.
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
         state = None if dry_run else SyncState(con)
         run_id = uuid.uuid4().hex
         files = files_folder(warehouse)
@@ -162,6 +166,8 @@ def _run_one(
     result = SyncResult(sync.name, status="dry run" if dry_run else "succeeded")
     destination: Destination | None = None
     held: dict[str, Erasure] = {}
+    if state is not None and not erase_only:
+        state.start_run(run_id, sync.name, started_at, full)
     try:
         acknowledged = read_acknowledged(cursor, sync.name) if state is None else state.acknowledged(sync.name)
         erasures = erasure_requests(cursor)
@@ -211,6 +217,8 @@ def _run_one(
                 if key not in result.erase_attempted
             ])  # fmt: skip
     result.seconds = time.monotonic() - started
+    if state is not None and erase_only:
+        state.start_run(run_id, sync.name, started_at, full, supersedes=False)  # only runs that erased something
     if state is not None:
         state.record_run(
             {

@@ -4,7 +4,9 @@
   capture compares the model's rows with it. It advances only after a destination acknowledged a batch, so a
   crash at any point re-sends only what was not acknowledged. A removed row's state is deleted once its removal
   is acknowledged: nothing of an erased person stays here.
-- `sync_runs`: one row per sync run: planned, sent, accepted, rejected, skipped, duration, status, error.
+- `sync_runs`: one row per sync run: planned, sent, accepted, rejected, skipped, duration, status, error;
+  written as `started` before anything is sent (a run whose process died stays `started` until the next run
+  of that sync marks it `interrupted`).
 - `sync_row_results`: one row per row sent (or skipped) per run: operation, status, the destination's error.
   Rejected rows keep no acknowledged state, so every later run sends them again until they succeed.
 - `sync_not_sendable`: rows the destination can never take as they are (no email for an email tool), recorded
@@ -252,12 +254,31 @@ class SyncState:
         counted as attempts, with the reason, still pending."""
         self.record_batch("", sync_name, [], {}, attempts)
 
-    def record_run(self, row: dict[str, object]) -> None:
-        columns = ", ".join(row)
+    def start_run(self, run_id: str, sync_name: str, started_at: datetime, full: bool, supersedes: bool = True) -> None:
+        """Records the run as `started` before anything is sent, so that a run killed midway stays visible; a
+        run of the same sync still `started` from before was interrupted (one run of a sync at a time)."""
         with self._lock:
             self._con.execute(
-                f"insert into {SCHEMA}.sync_runs ({columns}) values ({', '.join('?' for _ in row)})",
-                list(row.values()),
+                f"update {SCHEMA}.sync_runs set status = 'interrupted', "
+                "finished_at = coalesce(finished_at, started_at), "
+                "error = 'the process running it stopped before it finished' "
+                "where ? and sync_name = ? and status = 'started' and run_id <> ?",
+                [supersedes, sync_name, run_id],
+            )
+            self._con.execute(
+                f"insert into {SCHEMA}.sync_runs (run_id, sync_name, started_at, status, full_resync, planned, sent, "
+                "accepted, rejected, skipped) values (?, ?, ?, 'started', ?, 0, 0, 0, 0, 0)",
+                [run_id, sync_name, started_at, full],
+            )
+
+    def record_run(self, row: dict[str, object]) -> None:
+        """The run's outcome, on the row `start_run` wrote."""
+        keys = ("run_id", "sync_name")
+        assignments = ", ".join(f"{column} = ?" for column in row if column not in keys)
+        with self._lock:
+            self._con.execute(
+                f"update {SCHEMA}.sync_runs set {assignments} where run_id = ? and sync_name = ?",
+                [*(value for column, value in row.items() if column not in keys), row["run_id"], row["sync_name"]],
             )
 
 

@@ -146,6 +146,16 @@ def test_query_prints_a_mart_and_names_a_bad_query(first_run) -> None:
     assert "customers" in result.stdout
     bad = tessera("query", "select * from marts.no_such_table", warehouse=warehouse, landing=landing)
     assert bad.returncode != 0 and "no_such_table" in bad.stderr
+    escapes = [
+        f"copy (select * from marts.customer_profiles) to '{warehouse.parent / 'stolen.csv'}'",
+        "select * from read_csv('/etc/passwd')",
+        f"attach '{warehouse.parent / 'other.duckdb'}' as other",
+        "set enable_external_access = true",
+    ]
+    for sql in escapes:
+        refused = tessera("query", sql, warehouse=warehouse, landing=landing)
+        assert refused.returncode != 0 and ("disabled" in refused.stderr or "Cannot change" in refused.stderr), sql
+    assert not (warehouse.parent / "stolen.csv").exists() and not (warehouse.parent / "other.duckdb").exists()
 
 
 def test_the_demo_segments_reach_every_saas_stand_in(first_run, tmp_path: Path) -> None:

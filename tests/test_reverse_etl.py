@@ -25,6 +25,7 @@ from reverse_etl.state import SyncState
 SECRET = "webhook-test-secret"
 PURPOSES = ["email_marketing", "advertising"]
 MODES = {name: cls.modes for name, cls in DESTINATIONS.items()}
+REQUIRED = {name: cls.required_settings for name, cls in DESTINATIONS.items()}
 
 
 class Receiver:
@@ -106,7 +107,7 @@ def syncs(tmp_path: Path, text: str) -> list[SyncDefinition]:
     folder = tmp_path / "syncs"
     folder.mkdir(exist_ok=True)
     (folder / "test.yml").write_text(textwrap.dedent(text), encoding="utf-8")
-    return load_definitions(folder, destination_types=MODES, purposes=PURPOSES)
+    return load_definitions(folder, destination_types=MODES, purposes=PURPOSES, required=REQUIRED)
 
 
 def webhook_entry(url: str, mode: str = "mirror", batch_size: int = 100, name: str = "people_hook") -> str:
@@ -396,6 +397,29 @@ def test_every_sync_has_its_committed_dbt_exposure() -> None:
     assert write_exposures(load_syncs()) is False, "models/activation/_syncs__exposures.yml is stale"
 
 
+def plain(rows: list[dict]) -> list[dict]:
+    """Webhook rows without their idempotency keys."""
+    return [{name: value for name, value in row.items() if name != "idempotency_key"} for row in rows]
+
+
+def test_a_row_version_re_sent_after_a_time_out_carries_the_same_idempotency_key(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from reverse_etl.destinations.base import Change
+
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    model(warehouse, [("c1", "b@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    [first, changed] = [row["idempotency_key"] for r in receiver.requests for row in r["rows"]]
+    assert len(first) == 64 and first != changed, "a new version of the row has a new key"
+    hook = DESTINATIONS["webhook"](sync, tmp_path)
+    fields = {"email": "a@x.org", "source": "tessera", "greeting": "Hello a"}
+    assert hook.idempotency_key("upsert", Change("c1", fields)) == first, "re-sent, the same version has the same key"
+
+
 def request_erasure(warehouse: Path, customer_id: str, request_id: str = "R-1") -> None:
     """marts.privacy_requests as the build writes it, with an erasure applied to `customer_id`."""
     with duckdb.connect(str(warehouse)) as con:
@@ -430,7 +454,7 @@ def test_an_erasure_reaches_the_webhook_in_every_mode_and_waits_until_it_is_conf
     [up] = run_syncs(warehouse, [sync])
     assert (up.status, up.erased) == ("succeeded", 1), up.error
     [erasure] = [r for r in receiver.requests if r["operation"] == "erase"]
-    assert erasure["rows"] == [
+    assert plain(erasure["rows"]) == [
         {"key": "c1", "fields": {"email": "a@x.org", "source": "tessera", "greeting": "Hello a"}}
     ]
     assert results(warehouse, "select status, attempts from reverse_etl.erasure_deliveries") == [("delivered", 2)]
@@ -448,7 +472,7 @@ def test_a_row_an_upsert_sync_stops_sending_keeps_its_state_so_an_erasure_can_st
     [withdrawn] = run_syncs(warehouse, [sync])
     [(operation, rows)] = [(r["operation"], r["rows"]) for r in receiver.requests if r["operation"] != "upsert"]
     assert (withdrawn.planned, operation) == (1, "withdraw")
-    assert rows == [{"key": "c1", "fields": {"email": None, "source": None, "greeting": None}}]
+    assert plain(rows) == [{"key": "c1", "fields": {"email": None, "source": None, "greeting": None}}]
     [quiet] = run_syncs(warehouse, [sync])
     assert (quiet.planned, quiet.skipped) == (0, 0), "withdrawn once"
     assert results(warehouse, "select record_key, customer_id from reverse_etl.sync_state") == [("c1", "c1")]
@@ -564,3 +588,73 @@ def test_a_sync_with_several_purposes_sends_only_rows_that_granted_them_all(tmp_
     )
     [result] = run_syncs(warehouse, [sync])
     assert (result.accepted, result.not_eligible, receiver.sent()) == (1, 1, ["c1"])
+
+
+def test_a_syncs_where_reaches_nothing_outside_the_warehouse(tmp_path: Path, receiver: Receiver) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    text = webhook_sync(receiver.url).replace(
+        "mode: mirror", "mode: mirror\n        where: \"email in (select * from read_csv('/etc/passwd'))\""
+    )
+    [result] = run_syncs(warehouse, syncs(tmp_path, text))
+    assert result.status == "failed" and "disabled" in result.error and receiver.sent() == []
+
+
+def test_a_sync_run_is_recorded_as_started_before_anything_is_sent(tmp_path: Path, receiver: Receiver) -> None:
+    """A run killed midway stays visible as `started`, and the next run of the sync says it was interrupted."""
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    seen = []
+
+    def answer(body: dict) -> tuple[int, None, dict]:
+        try:
+            with duckdb.connect(str(warehouse)) as con:  # the engine's own database instance, in this process
+                seen.extend(con.execute("select status, finished_at is null from reverse_etl.sync_runs").fetchall())
+        except duckdb.Error as error:
+            seen.append(str(error))
+        return 200, None, {}
+
+    receiver.answer = answer
+    run_syncs(warehouse, [sync])
+    assert seen == [("started", True)], "the run was on record while it was sending"
+    with duckdb.connect(str(warehouse)) as con:  # as if the process had died midway through a second run
+        con.execute(
+            "insert into reverse_etl.sync_runs (run_id, sync_name, started_at, status, full_resync, planned, sent, "
+            "accepted, rejected, skipped) values ('killed', 'people_hook', now()::timestamp, 'started', false, 0, 0, "
+            "0, 0, 0)"
+        )
+    run_syncs(warehouse, [sync])
+    statuses = results(warehouse, "select run_id = 'killed', status from reverse_etl.sync_runs order by started_at")
+    assert statuses == [(False, "succeeded"), (True, "interrupted"), (False, "succeeded")]
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        ('{type: webhook, url: "http://127.0.0.1:9/hook"}', "destination.secret: required for a webhook destination"),
+        ('{type: postgres, dsn: "postgresql://tessera:hunter2@db:5432/crm", table: public.people}',
+         "destination.dsn: holds a credential in clear"),
+        ('{type: postgres, dsn: "host=db dbname=crm user=tessera password=hunter2"}',
+         "destination.dsn: holds a credential in clear"),
+        ('{type: webhook, url: "https://hooks.example.org/in?token=abc123", secret: {env: S}}',
+         "destination.url: holds a credential in clear"),
+    ],
+)  # fmt: skip
+def test_a_missing_secret_or_one_written_in_clear_is_refused_at_load_time(
+    tmp_path: Path, destination: str, expected: str
+) -> None:
+    text = f"""
+    syncs:
+      - name: people_out
+        model: sync_people
+        destination: {destination}
+        mode: upsert
+        primary_key: customer_id
+        mapping: {{email: email}}
+        consent: email_marketing
+    """
+    with pytest.raises(SyncDefinitionError) as raised:
+        syncs(tmp_path, text)
+    assert f"test.yml: syncs[0] (people_out).{expected}" in str(raised.value)
+    assert "hunter2" not in str(raised.value) and "abc123" not in str(raised.value)

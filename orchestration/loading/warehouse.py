@@ -114,6 +114,15 @@ def read_only(warehouse: Path, wait_seconds: float = 0) -> duckdb.DuckDBPyConnec
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
 
 
+def sandboxed(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """`con` with no way out of the warehouse: no file read or written (`COPY ... TO`, `EXPORT DATABASE`,
+    `read_csv('/etc/passwd')`, attaching another database), no extension installed, and the configuration locked
+    so that the query cannot turn it back on. For every connection a user's SQL text reaches."""
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    return con
+
+
 def _busy_message(warehouse: Path, error: str, waited: float) -> str:
     found = HOLDER.search(error)
     holder = "another process"

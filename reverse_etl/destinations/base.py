@@ -71,6 +71,7 @@ class Destination:
     operation_batch_sizes: ClassVar[dict[str, int]] = {}  # where one operation's call takes fewer rows
     default_base_url: ClassVar[str | None] = None
     replaces: ClassVar[bool] = False  # can replace its whole content in one session (operation `replace`)
+    required_settings: ClassVar[tuple[str, ...]] = ()  # refused when the sync definitions are loaded if absent
     key_fields: tuple[str, ...] = ()  # mapped fields the vendor finds a record by: kept when the rest is cleared
     withdraw_as: ClassVar[str] = "upsert"  # the operation a withdrawal is sent as
     # For `call`: how messages name the vendor and its credential, and what to do when it is refused.

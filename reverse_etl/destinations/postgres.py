@@ -24,6 +24,7 @@ class PostgresDestination(Destination):
     category: ClassVar[str] = "database"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror")
     batch_size: ClassVar[int] = 1000
+    required_settings: ClassVar[tuple[str, ...]] = ("dsn",)
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
