@@ -227,3 +227,57 @@ def test_a_broken_segment_is_left_out_with_its_reason_and_the_others_compile(tmp
     assert (project / "models" / "segments" / "declared" / "segment_cart_abandoners_7d.sql").exists()
     with pytest.raises(SegmentDeclarationError):
         compile_segments(project, known_events=known)
+
+
+# Values a marketer (or an attacker) may type into a declaration: each must stay data.
+HOSTILE_VALUES = [
+    "Product Added'); drop table marts.segments; --",
+    "{{ run_query('drop table marts.segments') }}",
+    "{% if true %}x{% endif %}",
+    "{# an opened comment",
+    "it's",
+    "back\\\\slash",
+    "' or 1=1 or '",
+]
+
+
+def test_values_from_yaml_are_data_never_jinja_or_sql(tmp_path: Path) -> None:
+    import duckdb
+    import jinja2
+    import yaml
+
+    project = project_copy(tmp_path)
+    segments = [
+        {"name": f"hostile_{index}", "description": f"{value} {{% if %}} #}} -#}} {{{{ x }}}}", "owner": "team:crm",
+         "consent": "none", "conditions": {"any": [{"event": value, "properties": {"category": value}},
+                                                   {"trait": "city", "op": "=", "value": value}]}}
+        for index, value in enumerate(HOSTILE_VALUES)
+    ]  # fmt: skip
+    (project / "segments" / "hostile.yml").write_text(yaml.safe_dump({"segments": segments}))
+    compiled = compile_segments(project)
+    assert compiled.problems == []
+
+    def no_code(*args: object, **kwargs: object) -> str:
+        raise AssertionError(f"a value ran as code: {args}")
+
+    def stub(*args: object, **kwargs: object) -> str:
+        return "stub"
+
+    macros = type("Macros", (), {"json_text": staticmethod(lambda column, path: f"({column} ->> '{path}')")})
+    functions = type("Dbt", (), {"dateadd": staticmethod(lambda *a: "now()")})
+    dbt_like = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for index, value in enumerate(HOSTILE_VALUES):
+        model = (project / "models" / "segments" / "declared" / f"segment_hostile_{index}.sql").read_text()
+        rendered = dbt_like.from_string(model).render(
+            ref=stub, tessera=macros, dbt=functions, run_query=no_code, config=stub
+        )
+        literals = [line.split("= ", 1)[1].strip() for line in rendered.splitlines()
+                    if "events.event_type = " in line or "profiles.city = " in line]  # fmt: skip
+        assert literals, rendered
+        for literal in literals:
+            assert duckdb.execute(f"select {literal}").fetchone()[0] == value, literal
+    properties = yaml.safe_load((project / "models" / "segments" / "declared" / "_declared__models.yml").read_text())
+    descriptions = {model["name"]: model["description"] for model in properties["models"]}
+    for segment in segments:
+        shown = dbt_like.from_string(descriptions[f"segment_{segment['name']}"]).render()
+        assert shown == segment["description"], "a description is shown as written, never run"

@@ -187,7 +187,7 @@ def render_model(declaration: SegmentDeclaration, project_dir: Path = PROJECT_DI
     where = _sql(declaration.condition, counts)
     return _TEMPLATES.get_template("segment.sql.j2").render(
         name=declaration.name,
-        description=" ".join(declaration.description.split()),
+        description=inert(" ".join(declaration.description.split())).replace("#}", "# }"),
         declared_in=_relative(declaration.declared_in, project_dir),
         event_counts=counts,
         where=where,
@@ -245,18 +245,30 @@ def _trait_sql(condition: TraitCondition) -> str:
 
 
 def _literal(value: object) -> str:
+    """A value of a declaration as a SQL literal: data, never code. Quotes are doubled, and every `{` leaves the
+    string as `chr(123)`, so that dbt, which renders the generated model as Jinja, finds no `{{`, `{%` or `{#`
+    in it to run."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    pieces = ["'" + piece.replace("'", "''") + "'" for piece in str(value).split("{")]
+    parts = [part for index, piece in enumerate(pieces) for part in ((piece,) if index == 0 else ("chr(123)", piece))]
+    kept = [part for part in parts if part != "''"] or ["''"]
+    return kept[0] if len(kept) == 1 else "(" + " || ".join(kept) + ")"
+
+
+def inert(text: str) -> str:
+    """Text dbt renders as Jinja (a description, a comment), with every `{` written so that it renders as
+    itself: a description holding `{% if %}` or `{{ ... }}` is shown, never run."""
+    return text.replace("{", "{{ '{' }}")
 
 
 def _properties(declarations: list[SegmentDeclaration], project_dir: Path) -> str:
     models = [
         {
             "name": d.model_name,
-            "description": d.description,
+            "description": inert(d.description),
             "config": {
                 "meta": {
                     "segment": {
