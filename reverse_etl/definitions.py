@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jinja2
 import yaml
 
@@ -43,6 +44,7 @@ SYNCS_DIR = Path(__file__).parent / "syncs"
 CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MODEL = re.compile(r"^sync_[a-z0-9_]+$")  # a model of schema `activation`, by its name alone
 SECRET_SETTING = re.compile(r"(token|key|password|secret)", re.IGNORECASE)
 # A credential written in clear inside another setting: a URL's password, a libpq password, a token parameter.
 SECRET_IN_VALUE = re.compile(
@@ -61,6 +63,18 @@ class SyncDefinitionError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid sync definitions:\n" + "\n".join(f"  {problem}" for problem in problems))
+
+
+def condition_problem(condition: object) -> str | None:
+    """Why a sync's `where` is not one SQL condition on the model's rows (several statements, a set operation, a
+    syntax error), or None. DuckDB's own expression parser decides."""
+    if not isinstance(condition, str) or not condition.strip():
+        return "expected a SQL condition on the model's columns, e.g. segment_name = 'vip'"
+    try:
+        duckdb.SQLExpression(condition)
+    except duckdb.Error as error:
+        return f"not one SQL condition on the model's rows: {str(error).splitlines()[0][:200]}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -228,8 +242,10 @@ class _Reader:
         if unknown := sorted(set(item) - known):
             self.problem(where, f"unknown field(s) {', '.join(unknown)}")
         model = item.get("model")
-        if not isinstance(model, str) or not model.startswith("sync_"):
+        if not isinstance(model, str) or not MODEL.match(model):
             self.problem(f"{where}.model", f"{model!r} is not an activation model (sync_<name>)")
+        if (condition := item.get("where")) is not None and (problem := condition_problem(condition)):
+            self.problem(f"{where}.where", problem)
         if not isinstance(item.get("primary_key"), str) or not item["primary_key"]:
             self.problem(f"{where}.primary_key", "required: the model column that identifies a row")
         consent = item.get("consent")

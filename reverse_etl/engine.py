@@ -45,7 +45,7 @@ from typing import Any
 
 import duckdb
 
-from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, load_definitions
+from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, condition_problem, load_definitions
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
 from .retry import DestinationUnavailable
@@ -282,6 +282,8 @@ def _eligible_rows(
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """The model's rows that may be sent, and the keys of those that may not (no consent, suppressed, erased)."""
     relation = f"{ACTIVATION_SCHEMA}.{sync.model}"
+    if sync.where is not None and (problem := condition_problem(sync.where)):
+        raise SyncFailed(f"where: {problem}; nothing was read or sent")
     try:
         query = cursor.execute(f"select * from {relation}" + (f" where {sync.where}" if sync.where else ""))
     except duckdb.CatalogException:

@@ -658,3 +658,26 @@ def test_a_missing_secret_or_one_written_in_clear_is_refused_at_load_time(
         syncs(tmp_path, text)
     assert f"test.yml: syncs[0] (people_out).{expected}" in str(raised.value)
     assert "hunter2" not in str(raised.value) and "abc123" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("where", "\"segment_name = 'vip'; drop table marts.segments\""),
+        ("where", "\"segment_name = 'vip' union select * from marts.customer_profiles\""),
+        ("model", '"sync_people; drop table marts.segments"'),
+        ("model", "marts.customer_profiles"),
+    ],
+)
+def test_a_where_or_model_that_says_more_than_one_thing_is_refused_at_load_time(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    fields = {"model": "sync_people", "where": "\"segment_name = 'vip'\"", field: value}
+    text = (
+        "syncs:\n  - name: people_file\n    destination: {type: file, path: out.csv}\n    mode: mirror\n"
+        "    primary_key: customer_id\n    mapping: {email: email}\n    consent: email_marketing\n"
+        + "".join(f"    {key}: {text}\n" for key, text in fields.items())
+    )
+    with pytest.raises(SyncDefinitionError) as raised:
+        syncs(tmp_path, text)
+    assert f"test.yml: syncs[0] (people_file).{field}:" in str(raised.value)
