@@ -20,6 +20,16 @@ app = typer.Typer(
     help="Tessera, the warehouse-native customer data platform.", no_args_is_help=True, add_completion=False
 )
 
+
+@app.callback()
+def _owner_only() -> None:
+    """Everything a command creates (the warehouse, exports, logs, the Dagster instance) holds personal data:
+    owner-only (files 0600, folders 0700)."""
+    import os
+
+    os.umask(0o077)
+
+
 WAIT_HELP = "Seconds to wait for a build that holds the warehouse (default: say so and stop)."
 DEMO_DIR = settings.PROJECT_DIR / "data" / "demo"
 DEMO_WAREHOUSE = settings.PROJECT_DIR / "warehouse" / "demo.duckdb"

@@ -332,15 +332,15 @@ def test_definition_mistakes_name_the_file_sync_and_field(tmp_path: Path, change
 
 def test_a_file_drop_holds_exactly_the_acknowledged_rows(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
-    out = tmp_path / "drop" / "people.parquet"
-    text = f"""
+    out = tmp_path / "w" / "drop" / "people.parquet"  # under the files folder of w.duckdb
+    text = """
     syncs:
       - name: people_file
         model: sync_people
-        destination: {{type: file, path: "{out}"}}
+        destination: {type: file, path: drop/people.parquet}
         mode: mirror
         primary_key: customer_id
-        mapping: {{email: email}}
+        mapping: {email: email}
         consent: email_marketing
     """
     model(warehouse, [("c1", "a@x.org", "", True, False), ("c2", "b@x.org", "", True, False)])
@@ -681,3 +681,38 @@ def test_a_where_or_model_that_says_more_than_one_thing_is_refused_at_load_time(
     with pytest.raises(SyncDefinitionError) as raised:
         syncs(tmp_path, text)
     assert f"test.yml: syncs[0] (people_file).{field}:" in str(raised.value)
+
+
+@pytest.mark.parametrize("path", ["/etc/cron.d/tessera.csv", "../../outside.csv", "exports/../../outside.csv"])
+def test_the_file_destination_stays_inside_its_folder(tmp_path: Path, path: str) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    text = f"""
+    syncs:
+      - name: people_file
+        model: sync_people
+        destination: {{type: file, path: "{path}"}}
+        mode: mirror
+        primary_key: customer_id
+        mapping: {{email: email}}
+        consent: email_marketing
+    """
+    [result] = run_syncs(warehouse, syncs(tmp_path, text))
+    assert result.status == "failed" and "must stay inside the warehouse's files folder" in result.error
+    assert not (tmp_path.parent / "outside.csv").exists()
+
+
+def test_what_a_tessera_command_creates_is_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(tmp_path / "w" / "private.duckdb"))
+    subprocess.run(
+        [sys.executable, "-m", "orchestration", "generate", "--customers", "5", "--days", "1", "--out",
+         str(tmp_path / "landing")], env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    created = [tmp_path / "landing", *(tmp_path / "landing").rglob("*")]
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in created}
+    assert all(mode & 0o077 == 0 for mode in modes.values()), modes

@@ -1,8 +1,8 @@
 """File drop: the synced rows as one CSV or Parquet file, replaced atomically (written beside, then renamed), so
-a reader never sees half a file. Settings: `path` (absolute, or relative to the warehouse's files folder,
-`engine.files_folder`) and `format` (csv or parquet; default: from the path's suffix). Each batch rewrites the
-file with the acknowledged rows plus the batch, so the file always holds exactly what was acknowledged. An
-erasure removes the person's rows, in every mode."""
+a reader never sees half a file. Settings: `path` (relative to the warehouse's files folder,
+`engine.files_folder`, and confined to it: no absolute path, no `..`) and `format` (csv or parquet; default:
+from the path's suffix). Each batch rewrites the file with the acknowledged rows plus the batch, so the file
+always holds exactly what was acknowledged. An erasure removes the person's rows, in every mode."""
 
 from __future__ import annotations
 
@@ -26,7 +26,12 @@ class FileDestination(Destination):
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
         path = Path(str(sync.setting("path", f"exports/{sync.name}.csv")))
-        self.path = path if path.is_absolute() else workdir / path
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError(
+                f"sync {sync.name}: destination.path {str(path)!r} must stay inside the warehouse's files folder "
+                "(a relative path without ..)"
+            )
+        self.path = workdir / path
         self.format = str(sync.setting("format", self.path.suffix.lstrip(".") or "csv"))
         if self.format not in ("csv", "parquet"):
             raise ValueError(f"sync {sync.name}: destination.format {self.format!r} is not csv or parquet")
