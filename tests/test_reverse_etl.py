@@ -716,3 +716,27 @@ def test_what_a_tessera_command_creates_is_owner_only(tmp_path: Path) -> None:
     created = [tmp_path / "landing", *(tmp_path / "landing").rglob("*")]
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in created}
     assert all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
+def test_tessera_privacy_reports_what_waits_and_fails_past_the_service_level(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    warehouse = tmp_path / "w.duckdb"
+    [sync] = syncs(tmp_path, webhook_sync(receiver.url, mode="upsert"))
+    model(warehouse, [("c1", "a@x.org", "", True, False)])
+    run_syncs(warehouse, [sync])
+    request_erasure(warehouse, "c1")  # requested two days ago
+    receiver.answer = lambda body: (503, None, {})
+    run_syncs(warehouse, [sync])
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse))
+    command = [sys.executable, "-m", "orchestration", "privacy"]
+    within = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert within.returncode == 0 and "waiting: 1" in within.stdout and "last error: " in within.stdout
+    late = subprocess.run(command, env={**env, "TESSERA_ERASURE_SLA_DAYS": "1"}, capture_output=True, text=True)
+    assert (
+        late.returncode == 1 and "OVERDUE" in late.stdout and "1 erasure(s) waiting longer than 1 days" in late.stdout
+    )
