@@ -23,9 +23,18 @@ records as (
 
 tombstones as (
 
-    select request_id, min(customer_id) as customer_id, min(erased_at) as records_removed_at
-    from {{ tessera.erasure_tombstones() }}
-    group by 1
+    {#- The customer the request named when its records were first removed (a person who came back later and was
+        removed again got a newer id under the same request). #}
+    select request_id, customer_id, erased_at as records_removed_at
+    from (
+        select
+            request_id,
+            customer_id,
+            erased_at,
+            row_number() over (partition by request_id order by erased_at, customer_id) as removal
+        from {{ tessera.erasure_tombstones() }}
+    ) as removals
+    where removal = 1
 
 ),
 
