@@ -5,7 +5,8 @@ check's description, and every expectation's result is kept in the check's metad
   run's, and any that failed before); results per file in `raw._validations`. Files are validated in groups of
   at most `TESSERA_VALIDATION_ROWS` rows (500,000), so memory stays bounded on a first load of months. One bad
   row stops nothing: the loaders quarantined it (with its reason), and the check *warns* with the count. A file
-  whose share of quarantined rows passes `TESSERA_MAX_QUARANTINE_RATIO` (0.05), or whose values break the
+  whose share of quarantined rows (of at least RATIO_MIN_ROWS, 100) passes `TESSERA_MAX_QUARANTINE_RATIO`
+  (0.05), or whose values break the
   contract, *fails* the check and is held back: its rows never reach the models (`accepted_rows` in staging),
   while everything else, and above all the privacy path, runs. So raw checks do not block (a blocking check would
   stop the whole dbt build); the consent and erasure sources are never held back at all.
@@ -38,6 +39,9 @@ from .suites import (
 from .validate import Outcome, validate
 
 CHECK_NAME = "great_expectations"
+# A file's share of quarantined rows counts at least this many rows: one bad row in a small daily file (15
+# loyalty enrolments) is a warning, not a file held back.
+RATIO_MIN_ROWS = 100
 # Never held back, whatever their share of bad rows: what they carry (an erasure, a suppression, a withdrawal of
 # consent) must be applied on every run.
 PRIVACY_SOURCES = ("consent_events", "erasure_requests")
@@ -108,8 +112,8 @@ def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCh
             file
             for (file,) in con.execute(
                 "select file from raw._loads where file in (select unnest(?::varchar[])) "
-                "and quarantined::double / greatest(rows + quarantined, 1) > ?",
-                [files, limit],
+                "and quarantined::double / greatest(rows + quarantined, ?) > ?",
+                [files, RATIO_MIN_ROWS, limit],
             ).fetchall()
         }
         now = datetime.now(UTC).replace(tzinfo=None)
