@@ -23,7 +23,8 @@ from datetime import timedelta
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from .loading.warehouse import WarehouseBusy, landing_files, read_only, table_exists
+from .loading.landing import source_files
+from .loading.warehouse import WarehouseBusy, read_only, table_exists
 from .resources import LandingFolder, Warehouse
 from .sources import SOURCES
 
@@ -84,13 +85,12 @@ def hourly_syncs(context: dg.ScheduleEvaluationContext):
 
 
 def loadable_files(landing: LandingFolder) -> dict[str, str]:
-    """Every file the loaders would read, `<source>/<name>` -> size and modification time."""
+    """Every file the loaders would read, by its name under the landing folder -> size and modification time."""
     files = {}
     for source in SOURCES:
-        for path in landing_files(landing.resolved_path, source):
-            if path.suffix == f".{source.extension}":
-                stat = path.stat()
-                files[f"{source.name}/{path.name}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        for file in source_files(landing.resolved_path, source).files:
+            stat = file.path.stat()
+            files[file.name] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return files
 
 

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from .automation import retry_policy
+from .loading.landing import extensions
 from .loading.warehouse import SourceLoad, ensure_raw_tables, load_source
 from .quality.checks import check_spec, raw_validation
 from .quality.suites import value_sets
@@ -35,7 +36,7 @@ def load_metadata(report: SourceLoad) -> dict[str, dg.MetadataValue]:
         "files": dg.MetadataValue.json(
             [{"file": f.file, "rows": f.rows, "quarantined": f.quarantined} for f in report.loaded]
         ),
-        "ignored": dg.MetadataValue.json(report.ignored),
+        "left_alone": dg.MetadataValue.json(report.left_alone),
     }
 
 
@@ -48,14 +49,14 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
         owners=[DEFAULT_OWNER],
         retry_policy=retry_policy(),
         kinds={"duckdb", "python", source.format.value},
-        description=f"Loads new `{source.name}/*.{source.extension}` landing files into `raw.{source.name}`. "
-        f"{source.description}",
+        description=f"Loads new `{source.name}/**/*.{source.extension}` landing files (also compressed: "
+        f"{', '.join(extensions(source))}) into `raw.{source.name}`. {source.description}",
         check_specs=[
             dg.AssetCheckSpec(
                 FILES_ACCEPTED_CHECK,
                 asset=key,
                 description="Every landing file of this source could be loaded (none changed after loading, "
-                "none off the contract).",
+                "none off the contract, no link out of the landing folder).",
             ),
             check_spec(
                 key,
@@ -76,6 +77,8 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
         )
         for error in report.errors:
             context.log.error(error)
+        for note in report.left_alone:
+            context.log.warning(f"left alone: {note}")
         return dg.MaterializeResult(
             metadata=load_metadata(report),
             check_results=[

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 import dagster as dg
 
 from .instance import project_instance
-from .loading.warehouse import unknown_folders
+from .loading.landing import outside_sources
 from .resources import LandingFolder, Warehouse
 from .settings import PROJECT_DIR
 from .sources import SOURCES
@@ -58,6 +58,7 @@ class RunSummary:
     checks_failed: int = 0
     failures: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)  # landing files not loaded, each with why
     not_run: list[str] = field(default_factory=list)  # steps skipped because something upstream failed
     seconds: float = 0.0
     log: Path | None = None
@@ -99,6 +100,9 @@ class RunSummary:
             )
         if any(s.rows_quarantined for s in totals):
             lines.append("  quarantined rows, with file, line and reason: select * from raw._quarantine")
+        if self.left_alone:
+            lines.append(f"  left alone in the landing folder ({len(self.left_alone)}):")
+            lines.extend(f"    {note}" for note in self.left_alone)
         for notice in self.notices:
             lines.append(f"  note: {notice}")
         for warning in self.checks_warned:
@@ -118,8 +122,7 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
     summary = RunSummary(warehouse=warehouse, landing=landing)
     if not landing.is_dir():
         summary.notices.append(f"the landing folder {landing} does not exist: nothing to load")
-    for folder in unknown_folders(landing):
-        summary.notices.append(f"folder {landing / folder} is not a known source: ignored")
+    summary.left_alone += outside_sources(landing)
 
     from .dbt_project import prepare_dbt_project_if_needed
 
@@ -186,6 +189,7 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
                 rows_loaded=metadata.get("rows_loaded", 0),
                 rows_quarantined=metadata.get("rows_quarantined", 0),
             )
+            summary.left_alone += metadata.get("left_alone", [])
         elif key == ["raw", "_erasures"]:
             metadata = {name: value.value for name, value in materialization.metadata.items()}
             if metadata.get("customers"):

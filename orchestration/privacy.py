@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from .loading.landing import compression_of, open_bytes, write_bytes
 from .loading.warehouse import file_sha256, table_exists
 from .sources import SOURCES, FileFormat, Source
 
@@ -254,8 +255,10 @@ def _purge_landing(con: duckdb.DuckDBPyConnection, landing: Path, report: PurgeR
 
 
 def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
-    """Writes `path` again without the records whose id is in `ids` (beside it, then renamed); rows removed."""
+    """Writes `path` again without the records whose id is in `ids` (beside it, then renamed, compressed as it
+    came); rows removed."""
     partial = path.with_name(f".{path.name}.purging")
+    codec = compression_of(path.name, source) or None
     if source.format is FileFormat.PARQUET:
         table = pq.read_table(path)
         keep = [str(value) not in ids for value in table.column(source.record_id).to_pylist()]
@@ -265,16 +268,17 @@ def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
     elif source.format is FileFormat.JSONL:
         removed, lines = 0, []
         path_in_event = next(c.path or c.name for c in source.columns if c.name == source.record_id)
-        with path.open("rb") as handle:
-            for raw in handle:
+        with open_bytes(path, codec) as stream:
+            for raw in io.BufferedReader(stream):
                 if _jsonl_id(raw, path_in_event) in ids:
                     removed += 1
                 else:
                     lines.append(raw)
         if removed:
-            partial.write_bytes(b"".join(lines))
+            write_bytes(partial, b"".join(lines), codec)
     else:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        with open_bytes(path, codec) as stream:
+            text = stream.read().decode("utf-8", "surrogateescape")
         rows = list(csv.reader(io.StringIO(text, newline="")))
         header = rows[0] if rows else []
         index = header.index(source.record_id) if source.record_id in header else 0
@@ -289,7 +293,7 @@ def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
         if removed:
             out = io.StringIO(newline="")
             csv.writer(out, lineterminator="\n").writerows(kept)
-            partial.write_text(out.getvalue(), encoding="utf-8", errors="surrogateescape")
+            write_bytes(partial, out.getvalue().encode("utf-8", "surrogateescape"), codec)
     if removed:
         os.chmod(partial, path.stat().st_mode)
         os.replace(partial, path)

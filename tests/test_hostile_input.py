@@ -157,3 +157,114 @@ def test_an_empty_csv_export_loads_as_no_rows_once_instead_of_failing_every_run(
     again = load_source(con, tmp_path / "landing", POS)
     assert (first.errors, [(f.rows, f.quarantined) for f in first.loaded]) == ([], [(0, 0)])
     assert (again.errors, again.skipped) == ([], ["pos_transactions/empty.csv"])
+
+
+def pos_line(transaction_id: str, method: str = "card") -> str:
+    return f"{transaction_id},S1,,2026-10-01T10:00:00Z,10.00,EUR,1,{method}"
+
+
+def test_a_latin1_row_and_an_unbalanced_quote_are_quarantined_alone(con, tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / "pos_transactions"
+    folder.mkdir(parents=True)
+    lines = [
+        ",".join(POS.column_names).encode(),
+        pos_line("T-1").encode(),
+        pos_line("T-latin1").replace("S1", "Gen\xe8ve").encode("latin-1"),  # line 3: not UTF-8
+        pos_line("T-3").encode(),
+        b'T-quote,"S1,,2026-10-01T10:00:00Z,10.00,EUR,1,card',  # line 5: a quote never closed
+        *(pos_line(f"T-{n}").encode() for n in range(6, 15)),  # the nine rows it used to swallow
+        b'T-15,"Store, ""the big one""",,2026-10-01T10:00:00Z,10.00,EUR,1,card',  # quoted, with quotes inside
+        b'T-16,"Store',  # a quoted value that spans two lines, as RFC 4180 allows
+        b'on two lines",,2026-10-01T10:00:00Z,10.00,EUR,1,card',
+        pos_line("T-18").encode(),
+    ]
+    (folder / "day1.csv").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    [loaded] = load_source(con, tmp_path / "landing", POS).loaded
+    assert (loaded.rows, loaded.quarantined) == (14, 2), "every record counted once: rows + quarantined = records"
+    [(line_a, latin1), (line_b, quote)] = quarantine(con, "pos_transactions/day1.csv")
+    assert (line_a, line_b) == (3, 5)
+    assert "not valid UTF-8" in latin1 and "unbalanced quote" in quote
+    stores = dict(con.execute("select transaction_id, store_id from raw.pos_transactions").fetchall())
+    assert stores["T-15"] == 'Store, "the big one"' and stores["T-16"] == "Store\non two lines"
+    lines_of = dict(con.execute("select transaction_id, _line from raw.pos_transactions").fetchall())
+    assert (lines_of["T-6"], lines_of["T-14"], lines_of["T-16"], lines_of["T-18"]) == (6, 14, 16, 18)
+    content = con.execute("select content from raw._quarantine where line = 3").fetchone()[0]
+    assert "Gen\ufffdve" in content, "the row is kept as delivered (bytes that are not UTF-8 shown as �)"
+
+
+def test_a_quote_left_open_at_the_end_of_a_file_quarantines_its_line_only(con, tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / "pos_transactions"
+    folder.mkdir(parents=True)
+    text = "\n".join([",".join(POS.column_names), pos_line("T-1"), 'T-2,"S1', pos_line("T-3").replace(",1,", ",x,")])
+    (folder / "day1.csv").write_text(text + "\n")
+    [loaded] = load_source(con, tmp_path / "landing", POS).loaded
+    assert (loaded.rows, loaded.quarantined) == (1, 2)
+    assert [line for line, _ in quarantine(con, "pos_transactions/day1.csv")] == [3, 4]
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_exports_load_from_date_folders_compressed_and_in_any_letter_case(con, tmp_path: Path) -> None:
+    import bz2
+    import gzip
+
+    landing = tmp_path / "landing"
+    header = ",".join(POS.column_names)
+    csv_of = lambda *ids: ("\n".join([header, *(pos_line(i) for i in ids)]) + "\n").encode()  # noqa: E731
+    write(landing / "pos_transactions" / "2026" / "10" / "01" / "export.csv", csv_of("T-a"))
+    write(landing / "pos_transactions" / "2026" / "10" / "02" / "export.csv.gz", gzip.compress(csv_of("T-b", "T-c")))
+    write(landing / "pos_transactions" / "DAY3.CSV", csv_of("T-d"))
+    write(landing / "pos_transactions" / "day4.csv.bz2", bz2.compress(csv_of("T-e")))
+    with pa.output_stream(str(landing / "pos_transactions" / "day5.csv.zst"), compression="zstd") as out:
+        out.write(csv_of("T-f"))
+    write(landing / "pos_transactions" / "day6.csv.gz", gzip.compress(b""))  # an empty export, compressed
+    jsonl = (json.dumps(message("m-gz")) + "\n").encode()
+    write(landing / "web_events" / "2026-10-01" / "events.jsonl.gz", gzip.compress(jsonl))
+    report = load_source(con, landing, POS)
+    assert report.errors == [] and report.left_alone == []
+    assert {f.file: f.rows for f in report.loaded} == {
+        "pos_transactions/2026/10/01/export.csv": 1,
+        "pos_transactions/2026/10/02/export.csv.gz": 2,
+        "pos_transactions/DAY3.CSV": 1,
+        "pos_transactions/day4.csv.bz2": 1,
+        "pos_transactions/day5.csv.zst": 1,
+        "pos_transactions/day6.csv.gz": 0,
+    }
+    assert load_source(con, landing, POS).skipped == sorted(f.file for f in report.loaded), "each loads once"
+    assert [f.rows for f in load_source(con, landing, WEB).loaded] == [1]
+
+
+def test_every_file_left_alone_is_reported_and_links_out_of_the_landing_folder_refused(con, tmp_path: Path) -> None:
+    from orchestration.loading.landing import outside_sources
+
+    landing = tmp_path / "landing"
+    good = (",".join(POS.column_names) + "\n" + pos_line("T-1") + "\n").encode()
+    write(landing / "pos_transactions" / "day1.csv", good)
+    write(landing / "pos_transactions" / "..day2.csv", good)
+    write(landing / "pos_transactions" / ".partial.csv", good)
+    write(landing / "pos_transactions" / "notes.txt", b"hello")
+    write(landing / "pos_transactions" / ".upload" / "day3.csv", good)
+    secret = write(tmp_path / "elsewhere" / "secret.csv", good)
+    (landing / "pos_transactions" / "linked.csv").symlink_to(secret)
+    (landing / "pos_transactions" / "dangling.csv").symlink_to(tmp_path / "landing" / "gone.csv")
+    (landing / "pos_transactions" / "inside.csv").symlink_to(landing / "pos_transactions" / "day1.csv")
+    (landing / "pos_transactions" / "folder_link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    write(landing / "pos_transactions_2026-10-03.csv", good)
+    write(landing / "newsletter_signups" / "a.csv", good)
+    write(landing / "_truth" / "identity.csv", b"source,record_id,person_id\n")
+    report = load_source(con, landing, POS)
+    assert [f.file for f in report.loaded] == ["pos_transactions/day1.csv", "pos_transactions/inside.csv"]
+    left_alone = "\n".join(report.left_alone)
+    for name in ("..day2.csv", ".partial.csv", "notes.txt", ".upload/"):
+        assert f"pos_transactions/{name}" in left_alone, (name, left_alone)
+    assert len(report.left_alone) == 4
+    [dangling, folder_link, linked] = sorted(report.errors)
+    assert "pos_transactions/linked.csv: a link to" in linked and "outside the landing folder" in linked
+    assert "outside the landing folder" in folder_link and "does not exist" in dangling
+    assert con.execute("select count(*) from raw.pos_transactions where _file like '%linked%'").fetchone() == (0,)
+    root = outside_sources(landing)
+    assert len(root) == 2 and "move it into pos_transactions/" in root[1] and root[0].startswith("newsletter_signups/")

@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.demo_data.writer import ORDERS_SCHEMA
+from orchestration.loading.landing import outside_sources
 from orchestration.loading.warehouse import (
     connect,
     ensure_raw_tables,
     load_source,
-    unknown_folders,
 )
 from orchestration.sources import SOURCES, SOURCES_BY_NAME, FileFormat
 
@@ -97,7 +97,7 @@ def test_bad_csv_rows_are_quarantined_with_line_and_reason(con, tmp_path: Path) 
     assert quarantine[1][0] == 4 and "created_at" in quarantine[1][1] and "31/02/2026" in quarantine[1][1]
     assert quarantine[2] == (5, "missing contact_id")
     loaded = con.execute("select contact_id, _line, _file, updated_at from raw.crm_contacts order by _line").fetchall()
-    assert [(r[0], r[1]) for r in loaded] == [("C1", 2), ("C5", 6), ("C6", 7)]
+    assert [(r[0], r[1]) for r in loaded] == [("C1", 2), ("C5", 6), ("C6", 8)], "C6 is on line 8"
     assert loaded[2][3] == datetime(2026, 10, 2, 6, 0), "offsets are converted to UTC"
     assert all(r[2] == "crm_contacts/day1.csv" for r in loaded)
 
@@ -185,8 +185,12 @@ def test_other_files_and_unknown_folders_are_reported(con, tmp_path: Path) -> No
     (landing / "newsletter_signups").mkdir()
     (landing / "_truth").mkdir()
     report = load_source(con, landing, CRM)
-    assert report.ignored == ["crm_contacts/notes.txt (not .csv)"]
-    assert unknown_folders(landing) == ["newsletter_signups"]
+    assert report.left_alone == [
+        "crm_contacts/notes.txt: not a crm_contacts file (expected .csv, .csv.gz, .csv.bz2, .csv.zst)"
+    ]
+    assert outside_sources(landing) == [
+        f"newsletter_signups/: not a known source folder ({', '.join(SOURCES_BY_NAME)}): left alone"
+    ]
     assert load_source(con, landing, SOURCES_BY_NAME["orders"]).loaded == [], "a missing folder is fine"
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ..sources import SOURCES, TRUTH_FOLDER, FileFormat, Source
+from ..sources import SOURCES, FileFormat, Source
+from .landing import LandingFile, source_files
 from .readers import LandingFileError, ValueSets, raw_schema, read
 
 RAW_SCHEMA = "raw"
@@ -59,7 +60,7 @@ class SourceLoad:
     loaded: list[FileLoad] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)  # files in the folder not loaded, each with why
 
     @property
     def rows(self) -> int:
@@ -176,13 +177,19 @@ def file_sha256(path: Path) -> str:
 
 
 def load_file(
-    con: duckdb.DuckDBPyConnection, landing: Path, source: Source, path: Path, value_sets: ValueSets | None = None
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    source: Source,
+    file: LandingFile | Path,
+    value_sets: ValueSets | None = None,
 ) -> FileLoad:
     """Loads one file exactly once; raises `LandingFileError` (loading nothing of it) if it cannot. A row whose
     value is outside its column's set (`value_sets`, default the contract's) is quarantined like a row that does
-    not parse."""
-    name = path.relative_to(landing).as_posix()
-    digest = file_sha256(path)
+    not parse. A bare path is an uncompressed file of the landing folder."""
+    if isinstance(file, Path):
+        file = LandingFile(file, file.relative_to(landing).as_posix(), None)
+    name = file.name
+    digest = file_sha256(file.path)
     seen = con.execute("select sha256 from raw._loads where file = ?", [name]).fetchone()
     if seen is not None:
         if seen[0] == digest:
@@ -195,7 +202,7 @@ def load_file(
     rows = quarantined = 0
     con.begin()
     try:
-        for batch in read(path, source, name, value_sets=value_sets):
+        for batch in read(file, source, value_sets=value_sets):
             if batch.rows:
                 con.register("batch", batch.table)
                 con.execute(
@@ -232,26 +239,17 @@ def load_file(
     return FileLoad(name, skipped=False, rows=rows, quarantined=quarantined)
 
 
-def landing_files(landing: Path, source: Source) -> list[Path]:
-    """The files of one source's landing folder, in name order (hidden ones left out)."""
-    folder = landing / source.name
-    if not folder.is_dir():
-        return []
-    return [path for path in sorted(folder.iterdir()) if path.is_file() and not path.name.startswith(".")]
-
-
 def load_source(
     con: duckdb.DuckDBPyConnection, landing: Path, source: Source, value_sets: ValueSets | None = None
 ) -> SourceLoad:
-    """Loads every new file of one source's folder, in name order. A file that cannot be loaded is reported
-    and loads nothing; the others load all the same."""
-    report = SourceLoad(source.name)
-    for path in landing_files(landing, source):
-        if path.suffix != f".{source.extension}":
-            report.ignored.append(f"{source.name}/{path.name} (not .{source.extension})")
-            continue
+    """Loads every new file of one source's folder and its sub-folders, in name order. A file that cannot be
+    loaded is reported and loads nothing; the others load all the same. Files left alone (`landing.py`: hidden,
+    another format) are reported, and links outside the landing folder refused."""
+    found = source_files(landing, source)
+    report = SourceLoad(source.name, errors=list(found.refused), left_alone=list(found.left_alone))
+    for file in found.files:
         try:
-            load = load_file(con, landing, source, path, value_sets)
+            load = load_file(con, landing, source, file, value_sets)
         except LandingFileError as error:
             report.errors.append(str(error))
             continue
@@ -351,13 +349,3 @@ def retractions_pending_rebuild(con: duckdb.DuckDBPyConnection) -> int:
 
 def mark_retractions_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("update raw._retractions set rebuilt_at = now()::timestamp where rebuilt_at is null")
-
-
-def unknown_folders(landing: Path) -> list[str]:
-    """Folders in the landing folder that no source owns: reported, never read."""
-    if not landing.is_dir():
-        return []
-    known = {source.name for source in SOURCES} | {TRUTH_FOLDER}
-    return sorted(
-        p.name for p in landing.iterdir() if p.is_dir() and p.name not in known and not p.name.startswith(".")
-    )
