@@ -136,9 +136,13 @@ def ui(
     import subprocess
     import sys
 
-    from .instance import dagster_home
+    from .instance import dagster_home, project_instance
+    from .runs import fail_dead_runs
 
     env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
+    with project_instance() as instance:
+        for run_id in fail_dead_runs(instance):
+            typer.echo(f"run {run_id} had died without ending: marked failed")
     if demo:
         env.update({settings.WAREHOUSE_ENV: str(DEMO_WAREHOUSE), settings.LANDING_ENV: str(DEMO_DIR / "landing")})
     typer.echo(f"Dagster UI at http://127.0.0.1:{port} (instance in {env['DAGSTER_HOME']}); Ctrl-C stops it")

@@ -13,8 +13,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 from .settings import PROJECT_DIR
 
 tessera_dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
-# The dbt installed beside this Python, so that an un-activated virtual environment works too.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+# The dbt installed beside this Python (an un-activated virtual environment works too), through the launcher that
+# ends it with its parent (`dbt_child.py`).
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("tessera-dbt"))
 
 
 def dbt_cli_resource() -> DbtCliResource:

@@ -1,5 +1,5 @@
 """Tessera's Dagster definitions: the loaders, the dbt project, the syncs, the jobs, schedules and sensors that
-run them (automation.py), and freshness checks.
+run them (automation.py), freshness checks, and the sensor that fails runs whose process died (runs.py).
 
 Load them with `dagster dev -m orchestration.definitions`, or through `tessera run`, which runs the pipeline
 job once in-process.
@@ -29,6 +29,7 @@ from .loaders import loader_assets  # noqa: E402
 from .privacy_path import build_erasure_asset, build_purge_asset  # noqa: E402
 from .quality.checks import build_warehouse_checks  # noqa: E402
 from .resources import LandingFolder, Warehouse  # noqa: E402
+from .runs import dead_runs  # noqa: E402
 from .syncs import build_sync_assets  # noqa: E402
 
 marts = [key for key in tessera_dbt_models.keys if key.path[0] in MART_PREFIXES]
@@ -46,7 +47,7 @@ defs = dg.Definitions(
     asset_checks=[*freshness, build_warehouse_checks(list(tessera_dbt_models.keys))],
     jobs=[pipeline_job, syncs_job],
     schedules=[daily_pipeline, hourly_syncs],
-    sensors=[new_landing_files, freshness_sensor],
+    sensors=[new_landing_files, freshness_sensor, dead_runs],
     resources={
         "warehouse": Warehouse(),
         "landing": LandingFolder(),

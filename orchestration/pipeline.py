@@ -21,6 +21,7 @@ import dagster as dg
 from .instance import project_instance
 from .loading.landing import outside_sources
 from .resources import LandingFolder, Warehouse
+from .runs import fail_dead_runs, interrupted_by_signals, run_tags
 from .settings import PROJECT_DIR
 from .sources import SOURCES
 
@@ -134,12 +135,17 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
     job = defs.resolve_job_def("tessera_pipeline")
     RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
     with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose), project_instance() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            resources={"warehouse": Warehouse(path=str(warehouse)), "landing": LandingFolder(path=str(landing))},
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}},
-            raise_on_error=False,
-        )
+        summary.notices += [
+            f"run {run_id} had died without ending: marked failed" for run_id in fail_dead_runs(instance)
+        ]
+        with interrupted_by_signals():
+            result = job.execute_in_process(
+                instance=instance,
+                resources={"warehouse": Warehouse(path=str(warehouse)), "landing": LandingFolder(path=str(landing))},
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}},
+                tags=run_tags(),
+                raise_on_error=False,
+            )
     _read_events(result, summary)
     summary.log = RUN_LOG
     summary.seconds = time.monotonic() - started

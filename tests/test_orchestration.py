@@ -174,3 +174,42 @@ def test_a_source_not_loaded_for_longer_than_configured_fails_its_freshness_chec
         assert evaluate(), "just loaded: fresh"
         time.sleep(1.5)
         assert not evaluate(), "older than configured: overdue"
+
+
+DYING_RUN = """
+import os, signal, sys
+import dagster as dg
+
+@dg.asset
+def dies():
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    dg.materialize([dies], instance=instance)
+"""
+
+
+def test_the_dead_runs_sensor_fails_a_run_whose_worker_died(tmp_path: Path) -> None:
+    """A run worker killed outright leaves its run STARTED, which would block the queue for ever: the sensor
+    finds its process gone (from the pid of its RUN_START event) and marks it failed; live runs are left alone."""
+    from orchestration.runs import dead_runs
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((TEMPLATES / "local.yaml").read_text())
+    subprocess.run([sys.executable, "-c", DYING_RUN, str(home)], capture_output=True, timeout=120)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status == DagsterRunStatus.STARTED
+        result = dead_runs(dg.build_sensor_context(instance=instance))
+        assert f"marked failed: {run.run_id}" in result.skip_message
+        failed = instance.get_run_by_id(run.run_id)
+        assert failed.status == DagsterRunStatus.FAILURE
+        assert (
+            "its process"
+            in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            .records[0]
+            .event_log_entry.dagster_event.message
+        )
+        again = dead_runs(dg.build_sensor_context(instance=instance))
+        assert again.skip_message == "no run whose process is gone"

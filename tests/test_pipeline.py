@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -326,3 +327,80 @@ def traces(warehouse: Path, landing: Path, values: list[str]) -> list[str]:
             data = path.read_bytes()
             found += [f"{path}: {value}" for value in values if value.encode() in data]
     return found
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """The processes whose parent is `pid`, with their command lines."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append((int(stat.parent.name), command))
+    return found
+
+
+def _start_run_until_dbt_builds(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    run = subprocess.Popen([sys.executable, "-m", "orchestration", "run"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        builds = [pid for pid, command in _children(run.pid) if "dbt" in command and " build" in command]
+        if builds:
+            return run, builds[0]
+        assert run.poll() is None, "tessera run ended before dbt build started"
+        time.sleep(0.2)
+    run.kill()
+    raise AssertionError("dbt build did not start within 300 s")
+
+
+def _gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True  # ended, waiting for its (dead) parent's reaper
+        time.sleep(0.1)
+    return False
+
+
+def test_a_killed_run_is_marked_failed_and_its_dbt_build_dies_with_it(small_landing, tmp_path: Path) -> None:
+    """kill (SIGTERM) and kill -9 of `tessera run` during `dbt build`: dbt ends too, releasing the warehouse; the
+    run is marked failed (at once, or by the next run when the process could not say it); the next run works."""
+    import dagster as dg
+
+    landing, _ = small_landing
+    shutil.copytree(landing, tmp_path / "landing")
+    home = tmp_path / "dagster_home"
+    env = dict(os.environ, TESSERA_WAREHOUSE=str(tmp_path / "w.duckdb"), TESSERA_LANDING_DIR=str(tmp_path / "landing"),
+               DAGSTER_HOME=str(home))  # fmt: skip
+
+    run, dbt = _start_run_until_dbt_builds(env)
+    run.terminate()
+    assert run.wait(timeout=120) != 0
+    assert _gone(dbt, 60), "dbt build outlived the run stopped by SIGTERM"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [terminated] = instance.get_runs()
+        assert terminated.status == dg.DagsterRunStatus.FAILURE
+
+    run, dbt = _start_run_until_dbt_builds(env)
+    run.kill()
+    run.wait(timeout=30)
+    assert _gone(dbt, 30), "dbt build outlived the run killed with SIGKILL"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        killed = instance.get_runs()[0]
+        assert killed.status == dg.DagsterRunStatus.STARTED, "nothing could say it ended"
+
+    result = subprocess.run([sys.executable, "-m", "orchestration", "run"], env=env, capture_output=True, text=True,
+                            timeout=900)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"run {killed.run_id} had died without ending: marked failed" in result.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        statuses = [run.status for run in instance.get_runs()]
+        assert statuses == [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.FAILURE]
