@@ -24,6 +24,7 @@ from .resources import LandingFolder, Warehouse
 from .runs import fail_dead_runs, interrupted_by_signals, run_tags
 from .settings import PROJECT_DIR
 from .sources import SOURCES
+from .syncs import FAILED_SYNCS
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -228,8 +229,12 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
         summary.not_run = [step for step in steps if step not in started]
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            summary.failures.extend(f"{event.step_key}: {reason}" for reason in _step_failure_reasons(error))
+            failure = event.step_failure_data
+            failed_syncs = failure.user_failure_data and failure.user_failure_data.metadata.get(FAILED_SYNCS)
+            if failed_syncs:  # a line per sync, named
+                summary.failures.extend(f"sync {name}: {error}" for name, error in failed_syncs.value.items())
+                continue
+            summary.failures.extend(f"{event.step_key}: {reason}" for reason in _step_failure_reasons(failure.error))
 
 
 DBT_ERRORS_HEADING = "Errors parsed from dbt logs:"

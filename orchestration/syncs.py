@@ -1,16 +1,22 @@
 """Sync assets: one asset per reverse-ETL sync (`reverse_etl/syncs/*.yml`), downstream of its activation model,
 They materialise together, in one step, because the engine runs the selected syncs side by side: a slow or
-dead destination holds up no other. Each sync reports its counts as metadata; a failed sync is not
-materialised and fails the step with its reason, after the others have finished.
+dead destination holds up no other. Each sync reports its counts as metadata; a sync whose destination was
+unavailable is tried again on its own (`run_syncs_retrying`); a sync that still fails is not materialised and
+fails the step, named with its reason, after the others have finished.
 
 No `from __future__ import annotations` here: Dagster reads the asset functions' annotations as real types.
 """
+
+import logging
+import random
+import time
+from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from reverse_etl.definitions import SyncDefinition
-from reverse_etl.engine import run_syncs
+from reverse_etl.engine import SyncResult, run_syncs
 
 from .automation import retry_policy
 from .resources import Warehouse
@@ -44,11 +50,10 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(specs=specs, can_subset=True, name="reverse_etl_syncs", retry_policy=retry_policy())
     def sync_all(context: AssetExecutionContext, warehouse: Warehouse):
         selected = [sync for key, sync in by_key.items() if key in context.selected_asset_keys]
-        failed, retryable = [], False
-        for result in run_syncs(warehouse.resolved_path, selected):
+        failed: dict[str, str] = {}
+        for result in run_syncs_retrying(warehouse.resolved_path, selected, context.log):
             if result.status == "failed":
-                failed.append(f"sync {result.name}: {result.error}")
-                retryable = retryable or result.retryable
+                failed[result.name] = result.error or "failed"
                 continue
             yield dg.MaterializeResult(
                 asset_key=sync_asset_key(by_key[dg.AssetKey(["reverse_etl", result.name])]),
@@ -65,8 +70,34 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
                 },
             )
         if failed:
-            # Only a destination that was unavailable is worth another attempt (the step's retry policy); a sync
-            # that cannot run as defined fails at once.
-            raise dg.Failure(description="; ".join(failed), allow_retries=retryable)
+            # Each failing sync by name; they were retried here, alone, as far as worth it: the step is not run
+            # again (which would send every other sync once more).
+            raise dg.Failure(
+                description="; ".join(f"sync {name}: {error}" for name, error in failed.items()),
+                metadata={FAILED_SYNCS: dg.MetadataValue.json(failed)},
+                allow_retries=False,
+            )
 
     return [sync_all]
+
+
+FAILED_SYNCS = "failed_syncs"
+
+
+def run_syncs_retrying(warehouse: Path, syncs: list[SyncDefinition], log: logging.Logger) -> list[SyncResult]:
+    """Runs `syncs` side by side, then again only those that failed because their destination was unavailable
+    (`retryable`): `TESSERA_STEP_RETRIES` times (2), after `TESSERA_STEP_RETRY_SECONDS` (30), doubling. A sync
+    that cannot run as defined, or whose credential was refused, is not tried again. One result per sync."""
+    policy = retry_policy()
+    results = {result.name: result for result in run_syncs(warehouse, syncs)}
+    delay = policy.delay or 0
+    for attempt in range(1, policy.max_retries + 1):
+        again = [sync for sync in syncs if results[sync.name].status == "failed" and results[sync.name].retryable]
+        if not again:
+            break
+        names = ", ".join(sync.name for sync in again)
+        log.warning(f"retrying {names} in {delay:g} s (attempt {attempt + 1} of {policy.max_retries + 1})")
+        time.sleep(delay * random.uniform(0.75, 1.25))
+        delay *= 2
+        results.update((result.name, result) for result in run_syncs(warehouse, again))
+    return [results[sync.name] for sync in syncs]

@@ -48,7 +48,7 @@ import duckdb
 from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, condition_problem, load_definitions
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
-from .retry import DestinationUnavailable
+from .retry import CredentialRefused, DestinationUnavailable
 from .state import Acknowledged, Erasure, ErasureAttempt, RowOutcome, SyncState, read_acknowledged, table_exists
 
 ACTIVATION_SCHEMA = "activation"
@@ -202,7 +202,7 @@ def _run_one(
                 _send(sync, destination, state, run_id, result, progress)
     except DestinationUnavailable as error:
         result.status, result.error, result.retryable = "failed", str(error), True
-    except SyncFailed as error:
+    except (CredentialRefused, SyncFailed) as error:  # fatal: a person must act; trying again changes nothing
         result.status, result.error = "failed", str(error)
     except Exception as error:  # a destination's bug must not take the other syncs down
         result.status, result.error = "failed", f"{type(error).__name__}: {error}"

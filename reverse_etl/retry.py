@@ -22,7 +22,13 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class DestinationUnavailable(RuntimeError):
-    """Retries are exhausted: the destination is down, overloaded or unreachable. Nothing was acknowledged."""
+    """Retries are exhausted: the destination is down, overloaded or unreachable. Nothing was acknowledged; a later
+    attempt may succeed."""
+
+
+class CredentialRefused(RuntimeError):
+    """The destination refused the credential (a 401, 403, or the vendor's own code): fatal, never retried, since
+    only a person can fix it (and retrying a refused key can lock an account). Nothing was acknowledged."""
 
 
 @dataclass(frozen=True)

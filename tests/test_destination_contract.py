@@ -314,6 +314,7 @@ def test_a_wrong_credential_stops_the_sync_and_sends_nothing(
     result = run(warehouse, sync)
     assert result.status == "failed" and "refused" in result.error and "(HTTP 401)" in result.error, result.error
     assert "wrong" not in result.error, "the credential is never repeated"
+    assert result.retryable is False, "a refused credential is fatal: no later attempt"
     assert stand_in.requests == [] and case.held(stand_in) == set()
 
 

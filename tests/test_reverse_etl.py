@@ -740,3 +740,52 @@ def test_tessera_privacy_reports_what_waits_and_fails_past_the_service_level(
     assert (
         late.returncode == 1 and "OVERDUE" in late.stdout and "1 erasure(s) waiting longer than 1 days" in late.stdout
     )
+
+
+def test_in_a_run_only_the_syncs_that_failed_are_retried_and_each_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three syncs in one step: one succeeds, one finds its destination down for a while, one has its credential
+    refused. The first is sent once; only the second is tried again, alone, until it succeeds; the third is not
+    retried and fails the step by name."""
+    import dagster as dg
+
+    from orchestration.resources import Warehouse
+    from orchestration.syncs import FAILED_SYNCS, build_sync_assets
+
+    monkeypatch.setenv("TESSERA_STEP_RETRY_SECONDS", "0")
+    warehouse = tmp_path / "w.duckdb"
+    model(warehouse, [("c1", "ann@example.com", "pro", True, False)])
+    receivers = {name: Receiver() for name in ("ok_hook", "flaky_hook", "refused_hook")}
+    down_for = [4]  # the flaky destination answers 503 to its first four calls (more than one run's 3 attempts)
+
+    def flaky(body: dict) -> tuple[int, dict | None, dict[str, str]]:
+        down_for[0] -= 1
+        return (503, None, {}) if down_for[0] >= 0 else (200, None, {})
+
+    calls = {"refused_hook": 0}
+
+    def refused(body: dict) -> tuple[int, dict | None, dict[str, str]]:
+        calls["refused_hook"] += 1
+        return 401, None, {}
+
+    receivers["flaky_hook"].answer, receivers["refused_hook"].answer = flaky, refused
+    definitions = syncs(tmp_path, "\n    syncs:" + "".join(webhook_entry(r.url, name=n) for n, r in receivers.items()))
+    try:
+        result = dg.materialize(
+            build_sync_assets(definitions), resources={"warehouse": Warehouse(path=str(warehouse))},
+            raise_on_error=False,
+        )  # fmt: skip
+    finally:
+        for r in receivers.values():
+            r.server.shutdown()
+    materialized = {event.asset_key.path[1] for event in result.get_asset_materialization_events()}
+    assert materialized == {"ok_hook", "flaky_hook"}
+    assert receivers["ok_hook"].sent() == ["c1"], "the sync that succeeded was sent once"
+    assert receivers["flaky_hook"].sent() == ["c1"] and down_for[0] < 0
+    assert calls["refused_hook"] == 1, "a refused credential is never retried"
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    failed = failure.step_failure_data.user_failure_data.metadata[FAILED_SYNCS].value
+    assert list(failed) == ["refused_hook"] and "401" in failed["refused_hook"] or "refused" in failed["refused_hook"]
+    retries = [event for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retries == [], "the step itself is not run again"

@@ -10,7 +10,8 @@ the destination answered. The engine does the rest: change capture, batching, st
 - A whole batch refused at once (`BatchRejected`, an all-or-nothing API) is split in halves, and again, until
   the bad rows are isolated and the good ones accepted.
 - Transient failures are retried inside `send_batch` by the shared `RetryPolicy`; when retries run out it
-  raises `DestinationUnavailable` and the sync stops with nothing of that batch acknowledged.
+  raises `DestinationUnavailable` (retriable: a later attempt may succeed) and the sync stops with nothing of
+  that batch acknowledged. A refused credential raises `CredentialRefused`: fatal, never retried.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ..definitions import SyncDefinition
-from ..retry import DestinationUnavailable, RetryPolicy, TokenBucket
+from ..retry import CredentialRefused, RetryPolicy, TokenBucket
 
 # Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, replace the
 # destination's whole content with the rows sent (mirror mode, full resync, where `replaces`), or erase a person
@@ -168,7 +169,7 @@ class Destination:
 
         response = self.retry_policy.call(attempt, transient=self.transient, hint=self.retry_hint)
         if response.status_code in refused_statuses:
-            raise DestinationUnavailable(f"{refused} (HTTP {response.status_code}): {remedy}")
+            raise CredentialRefused(f"{refused} (HTTP {response.status_code}): {remedy}")
         return response
 
     def call(self, method: str, path: str, payload: Any = None, params: dict[str, str] | None = None) -> Any:

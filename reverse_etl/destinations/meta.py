@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import httpx
 
 from .. import hashing
-from ..retry import DestinationUnavailable
+from ..retry import CredentialRefused
 from .base import Change, Destination, RowAnswer, json_body
 
 # mapping target -> (Meta schema key, normaliser, hashed)
@@ -168,7 +168,7 @@ class MetaDestination(Destination):
     def error_code(self, response: httpx.Response) -> str:
         code = _error(response).get("code", "?")
         if code == 190:
-            raise DestinationUnavailable("Meta refused the access token (error 190): check it or renew it")
+            raise CredentialRefused("Meta refused the access token (error 190): check it or renew it")
         return f"error {code}"
 
 
