@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, condition_problem, load_definitions
 from .destinations import DESTINATIONS
@@ -186,6 +187,7 @@ def _run_one(
         result.planned = len(erase)
         if not erase_only:
             rows, withheld = _eligible_rows(cursor, sync, erasures)
+            destination.declare(_field_types(cursor, sync))
             result.not_eligible = len(withheld)
             replace = full and sync.mode == "mirror" and destination.replaces and bool(rows)
             plan = _plan(sync, rows, acknowledged, full, replace, withheld, destination.key_fields)
@@ -275,6 +277,19 @@ def _erase(
         result.sent += len(batch)
         result.accepted += len(forgotten)
         result.rejected += len(batch) - len(forgotten)
+
+
+def _field_types(cursor: duckdb.DuckDBPyConnection, sync: SyncDefinition) -> dict[str, Any]:
+    """The Arrow type of each mapped field, from the activation model's columns (a template is text; a constant
+    None, whatever its value is)."""
+    schema = cursor.sql(f"select * from {ACTIVATION_SCHEMA}.{sync.model} limit 0").to_arrow_table().schema
+    types: dict[str, Any] = {}
+    for mapping in sync.mapping:
+        if mapping.column is not None:
+            types[mapping.target] = schema.field(mapping.column).type
+        else:
+            types[mapping.target] = pa.string() if mapping.template is not None else None
+    return types
 
 
 def _eligible_rows(

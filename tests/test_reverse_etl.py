@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from reverse_etl.definitions import SyncDefinition, SyncDefinitionError, load_definitions
@@ -350,6 +351,67 @@ def test_a_file_drop_holds_exactly_the_acknowledged_rows(tmp_path: Path) -> None
     with duckdb.connect() as con:
         assert con.execute(f"select * from '{out}'").fetchall() == [("c2", "b2@x.org")]
     assert [path.name for path in out.parent.iterdir()] == ["people.parquet"], "no partial file left"
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_file_drop_keeps_the_models_types_whether_a_run_deletes_or_adds_rows(tmp_path: Path, suffix: str) -> None:
+    """Phones of digits only, postal codes with a leading zero, money, times and counts come out as the model has
+    them after a run that only deletes rows and after one that adds rows (which used to fail with ArrowInvalid)."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    warehouse = tmp_path / "w.duckdb"
+    out = tmp_path / "w" / "drop" / f"people.{suffix}"
+    text = f"""
+    syncs:
+      - name: people_file
+        model: sync_typed
+        destination: {{type: file, path: drop/people.{suffix}}}
+        mode: mirror
+        primary_key: customer_id
+        mapping: {{phone: phone, postal_code: postal_code, total_spent: total_spent, last_order_at: last_order_at,
+                   orders: orders, vip: vip, note: note}}
+        consent: email_marketing
+    """
+
+    def typed_model(rows: list[tuple]) -> None:
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("create schema if not exists activation")
+            con.execute(
+                "create or replace table activation.sync_typed (customer_id varchar, phone varchar, postal_code "
+                "varchar, total_spent decimal(12, 2), last_order_at timestamp, orders integer, vip boolean, "
+                "note varchar, consent_email_marketing boolean, is_suppressed boolean)"
+            )
+            con.executemany("insert into activation.sync_typed values (?, ?, ?, ?, ?, ?, ?, ?, true, false)", rows)
+
+    ann = ("c1", "34612345678", "01234", "12.50", "2026-10-01 10:00:00", 3, True, "")
+    bob = ("c2", "33612345678", "00500", "7.00", "2026-10-02 11:30:00", 1, False, None)
+    cy = ("c3", "not a number", "75001", "0.10", "2026-10-03 09:00:00", 12, False, "likes tea")
+    definitions = syncs(tmp_path, text)
+    typed_model([ann, bob])
+    run_syncs(warehouse, definitions)
+    typed_model([ann])  # a run that only deletes
+    [deleted] = run_syncs(warehouse, definitions)
+    typed_model([ann, cy])  # a run that adds a row whose phone is not digits
+    [added] = run_syncs(warehouse, definitions)
+    assert (deleted.status, added.status) == ("succeeded", "succeeded"), (deleted.error, added.error)
+    if suffix == "csv":
+        table = pa_csv.read_csv(out, convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in ("_record_key", "phone", "postal_code", "note")},
+            quoted_strings_can_be_null=False))  # fmt: skip
+        rows = {row["_record_key"]: row for row in table.to_pylist()}
+        assert (rows["c1"]["phone"], rows["c1"]["postal_code"]) == ("34612345678", "01234"), rows["c1"]
+        assert rows["c1"]["note"] == "" and rows["c3"]["note"] == "likes tea"
+        assert out.read_text().count("3.46") == 0, "no phone written as a number"
+    else:
+        table = pq.read_table(out)
+        types = {field.name: str(field.type) for field in table.schema}
+        assert types == {"_record_key": "string", "phone": "string", "postal_code": "string",
+                         "total_spent": "decimal128(12, 2)", "last_order_at": "timestamp[us]", "orders": "int32",
+                         "vip": "bool", "note": "string"}  # fmt: skip
+        rows = {row["_record_key"]: row for row in table.to_pylist()}
+        assert rows["c1"]["postal_code"] == "01234" and rows["c3"]["phone"] == "not a number"
+    assert set(rows) == {"c1", "c3"}
 
 
 @pytest.fixture

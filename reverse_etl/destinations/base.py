@@ -99,6 +99,10 @@ class Destination:
             base_seconds=float(sync.settings.get("retry_base_seconds", self.retry_policy.base_seconds)),
         )
 
+    def declare(self, types: dict[str, Any]) -> None:
+        """The Arrow type of each mapped field in the activation model (None for a constant), given before
+        anything is sent when the model was read; a destination that writes typed files keeps them."""
+
     def begin(self, operation: str, rows: int) -> None:
         """Called before the batches of one operation are sent: `rows` of them in all (a replace session's size)."""
 
