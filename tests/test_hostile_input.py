@@ -8,7 +8,9 @@ repository and each case says what it is.
 from __future__ import annotations
 
 import csv
+import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -268,3 +270,122 @@ def test_every_file_left_alone_is_reported_and_links_out_of_the_landing_folder_r
     assert con.execute("select count(*) from raw.pos_transactions where _file like '%linked%'").fetchone() == (0,)
     root = outside_sources(landing)
     assert len(root) == 2 and "move it into pos_transactions/" in root[1] and root[0].startswith("newsletter_signups/")
+
+
+@dataclass
+class Corpus:
+    """What a landing folder holding every hostile case should give: each file's (rows, quarantined), the
+    quarantine reasons expected by file and line, the files refused and those left alone."""
+
+    loaded: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reasons: dict[str, dict[int, str]] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+    good_ids: dict[str, set[str]] = field(default_factory=dict)  # raw table -> record ids of the good rows
+
+
+def write_hostile_corpus(landing: Path, tag: str = "x", padding: int = 200) -> Corpus:
+    """Writes every hostile landing case beside whatever `landing` holds; ids start with `H{tag}-` so that a
+    folder with other data can tell them apart. Returns what loading it should give. Each text file ends with
+    `padding` good rows, as a real export has many rows about each bad one: so its share of bad rows stays under
+    the limit that holds a file back (a file that is mostly broken is held back, which a test of that shows)."""
+    import bz2
+    import gzip
+
+    corpus = Corpus()
+    h = f"H{tag}-"
+
+    # JSONL: every hostile value, with a byte-order mark, in a date folder, gzip-compressed.
+    name = "web_events/2026/10/01/hostile.jsonl.gz"
+    cases = [*HOSTILE_JSON, *((f"padding {n}", "", None) for n in range(padding))]
+    lines = [json.dumps(message(f"{h}{index}")) if reason is None else line.replace('"m-', f'"{h}m-')
+             for index, (_, line, reason) in enumerate(cases)]  # fmt: skip
+    write(landing / name, gzip.compress(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode()))
+    bad = {n + 1: reason for n, (_, _, reason) in enumerate(cases) if reason}
+    corpus.loaded[name] = (len(cases) - len(bad), len(bad))
+    corpus.reasons[name] = bad
+    corpus.good_ids["web_events"] = {f"{h}{n}" for n, (_, _, reason) in enumerate(cases) if not reason}
+
+    # CSV: huge integers, offsets out of range, a value off its set, latin-1, an open quote, an upper-case name.
+    def pos(transaction_id: str, **changes: str) -> list[str]:
+        row = dict(zip(POS.column_names, [transaction_id, "FR01", "", "2026-10-01T10:00:00Z", "10.00", "EUR", "1",
+                                          "card"], strict=True))  # fmt: skip
+        return list({**row, **changes}.values())
+
+    def csv_line(values: list[str]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(values)
+        return out.getvalue().encode()
+
+    records = [
+        (csv_line(pos(f"{h}T-1")), None),
+        (csv_line(pos(f"{h}T-huge", item_count=str(2**70))), "does not fit in 64 bits"),
+        (csv_line(pos(f"{h}T-late", occurred_at="9999-12-31T23:00:00-05:00")), "outside 2000"),
+        (csv_line(pos(f"{h}T-2999", occurred_at="2999-01-01T00:00:00Z")), "outside 2000"),
+        (csv_line(pos(f"{h}T-barter", payment_method="barter")), "'barter' is not one of"),
+        (csv_line(pos(f"{h}T-latin1", store_id="Gen\xe8ve")).replace("è".encode(), b"\xe8"), "not valid UTF-8"),
+        (f'{h}T-quote,"FR01,,2026-10-01T10:00:00Z,10.00,EUR,1,card'.encode(), "unbalanced quote"),
+        *((csv_line(pos(f"{h}T-after-{n}")), None) for n in range(9)),
+        (csv_line(pos(f"{h}T-short"))[: -len(b",card")], "expected 8 columns, found 7"),
+        *((csv_line(pos(f"{h}T-padding-{n}")), None) for n in range(padding)),
+    ]
+    name = "pos_transactions/2026/10/02/HOSTILE.CSV.GZ"
+    header = ",".join(POS.column_names).encode()
+    write(landing / name, gzip.compress(b"\n".join([header, *(line for line, _ in records)]) + b"\n"))
+    corpus.loaded[name] = (sum(1 for _, reason in records if not reason), sum(1 for _, reason in records if reason))
+    corpus.reasons[name] = {n + 2: reason for n, (_, reason) in enumerate(records) if reason}
+    corpus.good_ids["pos_transactions"] = {line.split(b",")[0].decode() for line, reason in records if not reason}
+    name = "pos_transactions/EMPTY.csv.bz2"
+    write(landing / name, bz2.compress(b""))
+    corpus.loaded[name] = (0, 0)
+
+    # Parquet: a nested value that does not cast (quarantined), a corrupt page (refused, named).
+    loose_items = pa.list_(pa.struct([(n, pa.string()) for n in ("sku", "product_name", "category", "quantity",
+                                                                 "unit_price")]))  # fmt: skip
+    loose = pa.schema([(f.name, pa.string()) if f.name != "line_items" else ("line_items", loose_items)
+                       for f in ORDERS_SCHEMA])  # fmt: skip
+    good_items = [{"sku": "A", "product_name": "Mug", "category": "Home", "quantity": "2", "unit_price": "5.00"}]
+    bad_items = [{"sku": "B", "product_name": "Cup", "category": "Home", "quantity": "many", "unit_price": "x"}]
+    name = "orders/2026-10-01/hostile.parquet"
+    (landing / name).parent.mkdir(parents=True, exist_ok=True)
+    rows = [order_row(f"{h}O-good", good_items), order_row(f"{h}O-bad", bad_items)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=loose), landing / name)
+    corpus.loaded[name] = (1, 1)
+    corpus.reasons[name] = {2: "line_items:"}
+    corpus.good_ids["orders"] = {f"{h}O-good"}
+    corrupt = bytearray((landing / name).read_bytes())
+    corrupt[100:400] = b"\x00" * 300
+    write(landing / "orders/2026-10-01/corrupt.parquet", bytes(corrupt))
+    corpus.refused.append("orders/2026-10-01/corrupt.parquet")
+
+    # Files a careless exporter leaves, and a link out of the landing folder.
+    good = header + b"\n" + csv_line(pos(f"{h}T-never")) + b"\n"
+    for left in ("pos_transactions/..day.csv", "pos_transactions/.partial.csv", "pos_transactions/readme.txt"):
+        write(landing / left, good)
+        corpus.left_alone.append(left)
+    write(landing / f"pos_transactions_{tag}.csv", good)
+    corpus.left_alone.append(f"pos_transactions_{tag}.csv")
+    outside = write(landing.parent / f"outside-{tag}" / "secret.csv", good)
+    (landing / "pos_transactions" / "link.csv").symlink_to(outside)
+    corpus.refused.append("pos_transactions/link.csv")
+    return corpus
+
+
+def test_the_whole_corpus_loads_every_good_row_and_quarantines_or_refuses_every_bad_one(con, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    corpus = write_hostile_corpus(landing)
+    reports = [load_source(con, landing, source) for source in SOURCES_BY_NAME.values()]
+    loaded = {load.file: (load.rows, load.quarantined) for report in reports for load in report.loaded}
+    assert loaded == corpus.loaded
+    refused = sorted(error for report in reports for error in report.errors)
+    assert [error.split(": ")[0] for error in refused] == sorted(corpus.refused), refused
+    assert all("\n" not in error for error in refused), "a reason reads on one line"
+    left_alone = "\n".join(note for report in reports for note in report.left_alone)
+    assert all(name in left_alone for name in corpus.left_alone[:-1]), left_alone
+    for file, expected in corpus.reasons.items():
+        found = dict(quarantine(con, file))
+        assert set(found) == set(expected), (file, found)
+        assert all(reason in found[line] for line, reason in expected.items()), (file, found)
+    for table, ids in corpus.good_ids.items():
+        key = SOURCES_BY_NAME[table].record_id
+        assert {row[0] for row in con.execute(f"select {key} from raw.{table}").fetchall()} == ids

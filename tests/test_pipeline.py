@@ -404,3 +404,43 @@ def test_a_killed_run_is_marked_failed_and_its_dbt_build_dies_with_it(small_land
     with dg.DagsterInstance.from_config(str(home)) as instance:
         statuses = [run.status for run in instance.get_runs()]
         assert statuses == [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.FAILURE]
+
+
+def test_a_run_over_the_whole_hostile_corpus_loads_every_good_row_and_runs_every_mart_and_sync(
+    small_landing, tmp_path: Path
+) -> None:
+    """The demo's files plus every hostile case (`test_hostile_input.write_hostile_corpus`): every good row loads
+    and reaches staging, every bad one is quarantined with its reason or its file refused by name, the files left
+    alone are listed, and every model, check and sync still runs; the run fails only for the refused files."""
+    from tests.test_hostile_input import write_hostile_corpus
+
+    landing, generated = small_landing
+    shutil.copytree(landing, tmp_path / "landing")
+    corpus = write_hostile_corpus(tmp_path / "landing")
+    warehouse = tmp_path / "w.duckdb"
+    result = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
+    output = result.stdout
+    assert result.returncode == 1 and "Tessera run: FAILED" in output, output + result.stderr
+    failures = [line for line in output.splitlines() if line.strip().startswith("FAILED:")]
+    assert len(failures) == 2 and all("files_accepted" in line for line in failures), failures
+    for name in corpus.refused:
+        assert name in output, name
+    assert "not run, downstream of a failure" not in output
+    for name in corpus.left_alone:
+        assert name in output.split("left alone in the landing folder", 1)[1], name
+    for sync in ("vip_members_file",):
+        assert f"sync {sync}:" in output, sync
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for file, (rows, quarantined) in corpus.loaded.items():
+            assert con.execute("select rows, quarantined from raw._loads where file = ?", [file]).fetchone() == (
+                rows, quarantined), file  # fmt: skip
+        total = con.execute("select count(*) from raw._quarantine").fetchone()[0]
+        assert total == sum(generated.malformed.values()) + sum(q for _, q in corpus.loaded.values())
+        staged = {
+            "web_events": "select message_id from staging.stg_web__events",
+            "pos_transactions": "select transaction_id from staging.stg_pos__transactions",
+            "orders": "select order_id from staging.stg_shop__orders",
+        }
+        for table, ids in corpus.good_ids.items():
+            found = {value for (value,) in con.execute(staged[table]).fetchall()}
+            assert ids <= found, (table, ids - found)

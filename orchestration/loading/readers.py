@@ -35,6 +35,11 @@ class LandingFileError(Exception):
     """A landing file that cannot be loaded at all; the message names the file and what to do."""
 
 
+def _one_line(error: BaseException) -> str:
+    """A library's error as one line of at most 200 characters, for a summary."""
+    return " ".join(str(error).split())[:200]
+
+
 @dataclass(frozen=True)
 class Quarantined:
     line: int  # JSONL, CSV: the line (where a record spanning lines starts; the header is 1); Parquet: the row
@@ -148,7 +153,7 @@ def read_csv(file: LandingFile, source: Source, batch_rows: int, allowed: ValueS
         except (pa.ArrowInvalid, OSError) as error:
             if "Empty CSV file" in str(error):
                 return  # a compressed empty export
-            raise LandingFileError(f"{display_name}: not a readable CSV file ({error})") from None
+            raise LandingFileError(f"{display_name}: not a readable CSV file ({_one_line(error)})") from None
         _check_columns(display_name, source, reader.schema.names)
         next_line = 2  # line 1 is the header; until a record spans lines, a record's number is its line's
         while True:
@@ -157,7 +162,7 @@ def read_csv(file: LandingFile, source: Source, batch_rows: int, allowed: ValueS
             except StopIteration:
                 break
             except (pa.ArrowInvalid, OSError) as error:
-                raise LandingFileError(f"{display_name}: cannot be read as CSV ({error})") from None
+                raise LandingFileError(f"{display_name}: cannot be read as CSV ({_one_line(error)})") from None
             columns = _utf8_columns(source, record_batch)
             if columns is None or any(NEWLINE in q.content for q in invalid):
                 invalid[:] = [q for q in invalid if q.line < next_line]
@@ -386,7 +391,7 @@ def read_parquet(file: LandingFile, source: Source, batch_rows: int, allowed: Va
     try:
         parquet = pq.ParquetFile(file.path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise LandingFileError(f"{display_name}: not a readable Parquet file ({error})") from None
+        raise LandingFileError(f"{display_name}: not a readable Parquet file ({_one_line(error)})") from None
     _check_columns(display_name, source, parquet.schema_arrow.names)
     first_row = 1
     batches = parquet.iter_batches(batch_size=batch_rows, columns=source.column_names)
@@ -396,7 +401,7 @@ def read_parquet(file: LandingFile, source: Source, batch_rows: int, allowed: Va
         except StopIteration:
             return
         except (pa.ArrowException, OSError) as error:  # a corrupt page: the file is refused whole, nothing of it
-            raise LandingFileError(f"{display_name}: unreadable from row {first_row} ({str(error)[:200]})") from None
+            raise LandingFileError(f"{display_name}: unreadable from row {first_row} ({_one_line(error)})") from None
         positions = list(range(first_row, first_row + record_batch.num_rows))
         first_row += record_batch.num_rows
         columns = {name: record_batch.column(name) for name in source.column_names}
