@@ -53,13 +53,17 @@ create table if not exists raw._erasure_purges (
     customers integer not null  -- erased customers that purge removed
 );
 """
-# Incremental staging tables: which source's records they stage, under which key.
+# Staging tables (all are tables): which source's records they stage, under which key.
 STAGED_KEYS = {
     "stg_web__events": ("web_events", "message_id"),
     "stg_app__events": ("app_events", "message_id"),
     "stg_esp__email_events": ("email_events", "email_event_id"),
     "stg_pos__transactions": ("pos_transactions", "transaction_id"),
     "stg_consent__decisions": ("consent_events", "consent_decision_id"),
+    "stg_crm__contacts": ("crm_contacts", "contact_id"),
+    "stg_loyalty__members": ("loyalty_members", "card_number"),
+    "stg_shop__orders": ("orders", "order_id"),
+    "stg_helpdesk__tickets": ("support_tickets", "ticket_id"),
 }
 # Tables keyed by identifier value that must keep their rows (numbers and ids are never issued twice).
 VALUE_HISTORIES = ("intermediate.int_identity_node_ids", "intermediate.int_customer_ids_assigned")
