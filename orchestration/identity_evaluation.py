@@ -8,7 +8,8 @@ a hand-labelled sample can write the same). Scores, computed in DuckDB so that m
 - B-cubed precision/recall/F1: per record, how much of its customer is its person and vice versa, averaged;
 - over-merged customers (holding records of more than one person), of which those holding two account holders
   (two people with their own shop account: the shared-family case), split persons (spread over more than one
-  customer), and the largest customer.
+  customer), the largest customer, and the most persons any customer holds;
+- the values identity resolution does not link on, by kind (`marts.identity_blocked_values`), for review.
 
 People who asked to be erased are left out: their records leave the marts by design. They are found through the
 truth's own labels of erasure requests (`marts.privacy_requests` says which requests were erase requests).
@@ -40,6 +41,8 @@ class IdentityScores:
     customers_with_two_account_holders: int
     split_persons: int
     largest_customer_records: int
+    most_persons_in_a_customer: int
+    blocked_values: dict[str, int]  # by kind (rule, hot, conflict): marts.identity_blocked_values, for review
 
     def render(self) -> str:
         rows = [
@@ -56,6 +59,11 @@ class IdentityScores:
             ("  of which two account holders", f"{self.customers_with_two_account_holders:,}"),
             ("split persons", f"{self.split_persons:,}"),
             ("largest customer (records)", f"{self.largest_customer_records:,}"),
+            ("most persons in one customer", f"{self.most_persons_in_a_customer:,}"),
+            (
+                "values not linked on",
+                ", ".join(f"{count:,} {kind}" for kind, count in sorted(self.blocked_values.items())) or "none",
+            ),
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -118,8 +126,10 @@ select
     (select count(*) from customer_sizes where persons > 1) as over_merged,
     (select count(*) from (select customer_id from account_holders group by 1 having count(*) > 1)) as two_holders,
     (select count(*) from person_sizes where customers > 1) as split_persons,
-    (select coalesce(max(n), 0) from customer_sizes) as largest
+    (select coalesce(max(n), 0) from customer_sizes) as largest,
+    (select coalesce(max(persons), 0) from customer_sizes) as most_persons
 """
+BLOCKED_SQL = "select kind, count(*) from marts.identity_blocked_values group by 1"
 
 
 def evaluate_identity(warehouse: Path, truth: Path) -> IdentityScores:
@@ -130,8 +140,9 @@ def evaluate_identity(warehouse: Path, truth: Path) -> IdentityScores:
         raise FileNotFoundError(f"{warehouse}: no warehouse there; run `tessera run` first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         row = con.execute(SCORES_SQL, [str(truth)]).fetchone()
+        blocked = dict(con.execute(BLOCKED_SQL).fetchall())
     (labelled, erased, matched, true_pairs, predicted_pairs, actual_pairs, bcubed_p, bcubed_r, customers, persons,
-     over_merged, two_holders, split_persons, largest) = row  # fmt: skip
+     over_merged, two_holders, split_persons, largest, most_persons) = row  # fmt: skip
     pairwise_p = float(true_pairs) / float(predicted_pairs) if predicted_pairs else 1.0
     pairwise_r = float(true_pairs) / float(actual_pairs) if actual_pairs else 1.0
     bcubed_precision = float(bcubed_p) / matched if matched else 0.0
@@ -153,4 +164,6 @@ def evaluate_identity(warehouse: Path, truth: Path) -> IdentityScores:
         customers_with_two_account_holders=two_holders,
         split_persons=split_persons,
         largest_customer_records=largest,
+        most_persons_in_a_customer=most_persons,
+        blocked_values=blocked,
     )

@@ -174,9 +174,9 @@ def test_a_value_turning_hot_splits_a_customer_and_the_larger_part_keeps_the_id(
     landing = tmp_path / "landing"
     crm_header = ",".join(SOURCES_BY_NAME["crm_contacts"].column_names) + "\n"
     contact = (
-        "C1,Ana,Lopez,desk@shop.example.org,+34 612 34 56 78,,,,,ES,lead,2026-09-01 10:00:00,2026-09-01 10:00:00\n"
+        "C1,Ana,Lopez,desk@shop.example.org,+34 612 48 93 07,,,,,ES,lead,2026-09-01 10:00:00,2026-09-01 10:00:00\n"
     )
-    duplicate = "C2,Ana,Lopes,,0034612345678,,,,,ES,lead,2026-09-02 10:00:00,2026-09-02 10:00:00\n"
+    duplicate = "C2,Ana,Lopes,,0034612489307,,,,,ES,lead,2026-09-02 10:00:00,2026-09-02 10:00:00\n"
     _write(landing / "crm_contacts" / "day1.csv", crm_header + contact + duplicate)
     _write(landing / "web_events" / "day1.jsonl", _segment_identify("m1", "a1", "U-1", "desk@shop.example.org"))
     assert _run(landing, warehouse).returncode == 0

@@ -1,4 +1,4 @@
-{#- The identity graph's edges: each record's key linked to each of its identifiers (itself included). -#}
+{#- The identity graph's edges: each record's key linked to each of its identifiers that link (itself included). -#}
 
 with records as (
 
@@ -10,6 +10,7 @@ edges as (
 
     select distinct key_node_id as node_a, node_id as node_b
     from records
+    where links or node_id = key_node_id
 
 )
 

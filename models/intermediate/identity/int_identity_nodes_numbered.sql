@@ -1,6 +1,9 @@
 {#-
-    The identity graph's nodes: one per linkable identifier value (not blocked), with its stable number
-    (int_identity_node_ids), its rule (priority, limit) and when it was first and last seen.
+    The identity graph's nodes: one per identifier value that is not blocked by a rule, with its stable number
+    (int_identity_node_ids), its rule (priority, limit) and when it was first and last seen. A value blocked
+    because the data shows it is not one person's (hot, conflicting) is a node that `links` nothing, and only
+    where some record holds nothing else (an email event to a family's shared address): it is their key, and
+    they belong to a customer of their own rather than to nobody.
 -#}
 
 with identifiers as (
@@ -27,14 +30,32 @@ node_ids as (
 
 ),
 
-linkable as (
+candidates as (
 
-    select identifiers.*
+    select identifiers.*, blocked.identifier_value is null as links
     from identifiers
     left join blocked
         on blocked.identifier_type = identifiers.identifier_type
         and blocked.identifier_value = identifiers.identifier_value
-    where blocked.identifier_value is null
+    where blocked.identifier_value is null or not blocked.reason like 'rule:%'
+
+),
+
+{#- Records that hold a value that links: a value that links nothing is no key of theirs. -#}
+linked_records as (
+
+    select distinct source, source_record_id from candidates where links
+
+),
+
+linkable as (
+
+    select candidates.*
+    from candidates
+    left join linked_records
+        on linked_records.source = candidates.source
+        and linked_records.source_record_id = candidates.source_record_id
+    where candidates.links or linked_records.source_record_id is null
 
 ),
 
@@ -45,7 +66,8 @@ summarised as (
         identifier_value,
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at,
-        count(*) as record_count
+        count(*) as record_count,
+        bool_and(links) as links
     from linkable
     group by 1, 2
 

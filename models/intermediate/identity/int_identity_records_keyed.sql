@@ -1,7 +1,8 @@
 {#-
-    Every identifiable source record with its key: the record's highest-priority linkable identifier. A record
-    links each of its other identifiers to its key (a star), and the record belongs to the customer its key
-    belongs to. Records whose identifiers are all blocked are not identifiable and do not appear.
+    Every identifiable source record with its key: the record's highest-priority linkable identifier, else (it
+    holds only values that link nothing) its highest-priority node. A record links each of its other linkable
+    identifiers to its key (a star), and the record belongs to the customer its key belongs to. Records whose
+    identifiers are all blocked by a rule are not identifiable and do not appear.
 
     Incremental: a run keys again only the records that arrived since the last one, those holding a value that
     stopped being a node (newly blocked) or whose priority changed, and those holding a value that became a
@@ -37,7 +38,7 @@ records_to_key as (
     select keyed.source, keyed.source_record_id
     from {{ this }} as keyed
     left join nodes on nodes.node_id = keyed.node_id
-    where nodes.node_id is null or nodes.priority <> keyed.priority
+    where nodes.node_id is null or nodes.priority <> keyed.priority or nodes.links <> keyed.links
 
     union
 
@@ -59,7 +60,8 @@ record_nodes as (
         identifiers.occurred_at,
         identifiers._loaded_at,
         nodes.node_id,
-        nodes.priority
+        nodes.priority,
+        nodes.links
     from identifiers
     {%- if is_incremental() %}
     inner join records_to_key
@@ -77,7 +79,7 @@ keyed as (
     select
         record_nodes.*,
         first_value(node_id) over (
-            partition by source, source_record_id order by priority, node_id
+            partition by source, source_record_id order by case when links then 0 else 1 end, priority, node_id
             rows between unbounded preceding and unbounded following
         ) as key_node_id,
         {{ dbt.current_timestamp() }} as keyed_at
