@@ -262,7 +262,7 @@ def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
     """Writes `path` again without the records whose id is in `ids` (beside it, then renamed, compressed as it
     came); rows removed."""
     partial = path.with_name(f".{path.name}.purging")
-    codec = compression_of(path.name, source) or None
+    codec = compression_of(path.name)
     if source.format is FileFormat.PARQUET:
         table = pq.read_table(path)
         keep = [str(value) not in ids for value in table.column(source.record_id).to_pylist()]

@@ -161,8 +161,13 @@ def test_an_empty_csv_export_loads_as_no_rows_once_instead_of_failing_every_run(
     assert (again.errors, again.skipped) == ([], ["pos_transactions/empty.csv"])
 
 
-def pos_line(transaction_id: str, method: str = "card") -> str:
-    return f"{transaction_id},S1,,2026-10-01T10:00:00Z,10.00,EUR,1,{method}"
+def pos_line(transaction_id: str, **changes: str) -> str:
+    """A good pos_transactions CSV line, with `changes` by column."""
+    row = dict(zip(POS.column_names, [transaction_id, "FR01", "", "2026-10-01T10:00:00Z", "10.00", "EUR", "1",
+                                      "card"], strict=True))  # fmt: skip
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow({**row, **changes}.values())
+    return out.getvalue()
 
 
 def test_a_latin1_row_and_an_unbalanced_quote_are_quarantined_alone(con, tmp_path: Path) -> None:
@@ -171,7 +176,7 @@ def test_a_latin1_row_and_an_unbalanced_quote_are_quarantined_alone(con, tmp_pat
     lines = [
         ",".join(POS.column_names).encode(),
         pos_line("T-1").encode(),
-        pos_line("T-latin1").replace("S1", "Gen\xe8ve").encode("latin-1"),  # line 3: not UTF-8
+        pos_line("T-latin1", store_id="Gen\xe8ve").encode("latin-1"),  # line 3: not UTF-8
         pos_line("T-3").encode(),
         b'T-quote,"S1,,2026-10-01T10:00:00Z,10.00,EUR,1,card',  # line 5: a quote never closed
         *(pos_line(f"T-{n}").encode() for n in range(6, 15)),  # the nine rows it used to swallow
@@ -197,7 +202,7 @@ def test_a_latin1_row_and_an_unbalanced_quote_are_quarantined_alone(con, tmp_pat
 def test_a_quote_left_open_at_the_end_of_a_file_quarantines_its_line_only(con, tmp_path: Path) -> None:
     folder = tmp_path / "landing" / "pos_transactions"
     folder.mkdir(parents=True)
-    text = "\n".join([",".join(POS.column_names), pos_line("T-1"), 'T-2,"S1', pos_line("T-3").replace(",1,", ",x,")])
+    text = "\n".join([",".join(POS.column_names), pos_line("T-1"), 'T-2,"S1', pos_line("T-3", item_count="x")])
     (folder / "day1.csv").write_text(text + "\n")
     [loaded] = load_source(con, tmp_path / "landing", POS).loaded
     assert (loaded.rows, loaded.quarantined) == (1, 2)
@@ -307,27 +312,17 @@ def write_hostile_corpus(landing: Path, tag: str = "x", padding: int = 200) -> C
     corpus.good_ids["web_events"] = {f"{h}{n}" for n, (_, _, reason) in enumerate(cases) if not reason}
 
     # CSV: huge integers, offsets out of range, a value off its set, latin-1, an open quote, an upper-case name.
-    def pos(transaction_id: str, **changes: str) -> list[str]:
-        row = dict(zip(POS.column_names, [transaction_id, "FR01", "", "2026-10-01T10:00:00Z", "10.00", "EUR", "1",
-                                          "card"], strict=True))  # fmt: skip
-        return list({**row, **changes}.values())
-
-    def csv_line(values: list[str]) -> bytes:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="").writerow(values)
-        return out.getvalue().encode()
-
     records = [
-        (csv_line(pos(f"{h}T-1")), None),
-        (csv_line(pos(f"{h}T-huge", item_count=str(2**70))), "does not fit in 64 bits"),
-        (csv_line(pos(f"{h}T-late", occurred_at="9999-12-31T23:00:00-05:00")), "outside 2000"),
-        (csv_line(pos(f"{h}T-2999", occurred_at="2999-01-01T00:00:00Z")), "outside 2000"),
-        (csv_line(pos(f"{h}T-barter", payment_method="barter")), "'barter' is not one of"),
-        (csv_line(pos(f"{h}T-latin1", store_id="Gen\xe8ve")).replace("è".encode(), b"\xe8"), "not valid UTF-8"),
+        (pos_line(f"{h}T-1").encode(), None),
+        (pos_line(f"{h}T-huge", item_count=str(2**70)).encode(), "does not fit in 64 bits"),
+        (pos_line(f"{h}T-late", occurred_at="9999-12-31T23:00:00-05:00").encode(), "outside 2000"),
+        (pos_line(f"{h}T-2999", occurred_at="2999-01-01T00:00:00Z").encode(), "outside 2000"),
+        (pos_line(f"{h}T-barter", payment_method="barter").encode(), "'barter' is not one of"),
+        (pos_line(f"{h}T-latin1", store_id="Gen\xe8ve").encode("latin-1"), "not valid UTF-8"),
         (f'{h}T-quote,"FR01,,2026-10-01T10:00:00Z,10.00,EUR,1,card'.encode(), "unbalanced quote"),
-        *((csv_line(pos(f"{h}T-after-{n}")), None) for n in range(9)),
-        (csv_line(pos(f"{h}T-short"))[: -len(b",card")], "expected 8 columns, found 7"),
-        *((csv_line(pos(f"{h}T-padding-{n}")), None) for n in range(padding)),
+        *((pos_line(f"{h}T-after-{n}").encode(), None) for n in range(9)),
+        (pos_line(f"{h}T-short").encode()[: -len(b",card")], "expected 8 columns, found 7"),
+        *((pos_line(f"{h}T-padding-{n}").encode(), None) for n in range(padding)),
     ]
     name = "pos_transactions/2026/10/02/HOSTILE.CSV.GZ"
     header = ",".join(POS.column_names).encode()
@@ -359,7 +354,7 @@ def write_hostile_corpus(landing: Path, tag: str = "x", padding: int = 200) -> C
     corpus.refused.append("orders/2026-10-01/corrupt.parquet")
 
     # Files a careless exporter leaves, and a link out of the landing folder.
-    good = header + b"\n" + csv_line(pos(f"{h}T-never")) + b"\n"
+    good = header + b"\n" + pos_line(f"{h}T-never").encode() + b"\n"
     for left in ("pos_transactions/..day.csv", "pos_transactions/.partial.csv", "pos_transactions/readme.txt"):
         write(landing / left, good)
         corpus.left_alone.append(left)

@@ -52,16 +52,14 @@ def extensions(source: Source) -> list[str]:
     return [plain, *(plain + suffix for suffix in COMPRESSIONS)]
 
 
-def compression_of(name: str, source: Source) -> str | None | bool:
-    """The compression of a file the source reads (None for none), or False when the source does not read it."""
-    lower = name.lower()
-    plain = f".{source.extension}"
-    if lower.endswith(plain):
-        return None
-    for suffix, codec in COMPRESSIONS.items():
-        if lower.endswith(plain + suffix) and source.format is not FileFormat.PARQUET:
-            return codec
-    return False
+def reads(name: str, source: Source) -> bool:
+    """Whether the source's loader reads a file of this name (one of `extensions`, in any letter case)."""
+    return name.lower().endswith(tuple(extensions(source)))
+
+
+def compression_of(name: str) -> str | None:
+    """The outer compression a file's name says (gzip, bz2, zstd), or None."""
+    return next((codec for suffix, codec in COMPRESSIONS.items() if name.lower().endswith(suffix)), None)
 
 
 def source_files(landing: Path, source: Source) -> SourceFiles:
@@ -95,10 +93,10 @@ def source_files(landing: Path, source: Source) -> SourceFiles:
                     f"{name}: a hidden file (its name starts with '.', as a partial upload's does); "
                     "rename it to load it"
                 )
-            elif (codec := compression_of(file_name, source)) is False:
+            elif not reads(file_name, source):
                 found.left_alone.append(f"{name}: not a {source.name} file (expected {', '.join(extensions(source))})")
             else:
-                found.files.append(LandingFile(path, name, codec))
+                found.files.append(LandingFile(path, name, compression_of(file_name)))
     found.files.sort(key=lambda file: file.name)
     return found
 
@@ -115,10 +113,6 @@ def _link_problem(path: Path, name: str, root: Path, found: SourceFiles) -> bool
     return False
 
 
-def _reads(source: Source, name: str) -> bool:
-    return name.startswith(source.name) and compression_of(name, source) is not False
-
-
 def outside_sources(landing: Path) -> list[str]:
     """Everything in the landing folder that no source owns: files at its root and unknown folders, each with
     what to do. The generators' `_truth/` is not mentioned: it is never read, by design."""
@@ -132,7 +126,7 @@ def outside_sources(landing: Path) -> list[str]:
         if path.is_dir():
             notes.append(f"{path.name}/: not a known source folder ({', '.join(known)}): left alone")
             continue
-        owner = next((s for s in SOURCES if _reads(s, path.name)), None)
+        owner = next((s for s in SOURCES if path.name.startswith(s.name) and reads(path.name, s)), None)
         hint = f"; move it into {owner.name}/ to load it" if owner else ""
         notes.append(f"{path.name}: a file at the landing root, where no source reads: left alone{hint}")
     return notes

@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -74,16 +73,14 @@ ValueSets = dict[str, tuple[str, ...]]  # column -> the values it may hold
 
 
 def read(
-    file: LandingFile | Path,
+    file: LandingFile,
     source: Source,
     batch_rows: int = BATCH_ROWS,
     value_sets: ValueSets | None = None,
 ) -> Iterator[Batch]:
-    """The batches of one landing file (a bare path: an uncompressed file, named by its file name).
-    `value_sets`: the enumerated columns' allowed values (default: the contract's, `sources.VALUE_SETS`); a
-    row holding another value is quarantined with the reason, like a row that does not parse."""
-    if isinstance(file, Path):
-        file = LandingFile(file, file.name)
+    """The batches of one landing file. `value_sets`: the enumerated columns' allowed values (default: the
+    contract's, `sources.VALUE_SETS`); a row holding another value is quarantined with the reason, like a row
+    that does not parse."""
     readers = {FileFormat.CSV: read_csv, FileFormat.JSONL: read_jsonl, FileFormat.PARQUET: read_parquet}
     allowed = VALUE_SETS.get(source.name, {}) if value_sets is None else value_sets
     return readers[source.format](file, source, batch_rows, allowed)
@@ -241,7 +238,8 @@ def _careful_records(file: LandingFile, width: int, first_line: int) -> Iterator
     while a quote is open, a following line that is a whole record on its own (balanced quotes, `width` fields)
     shows the open quote was a mistake, and the opening line alone is quarantined."""
     with open_bytes(file) as stream:
-        lines = ((number, raw) for number, raw in enumerate(io.BufferedReader(stream), start=1) if number >= first_line)
+        numbered = enumerate(_lines(stream, file.name), start=1)
+        lines = ((number, raw) for number, raw in numbered if number >= first_line)
         queue: deque[tuple[int, str]] = deque()
         pending: list[tuple[int, str]] = []  # the lines of a record whose quote is still open
         while True:

@@ -177,17 +177,11 @@ def file_sha256(path: Path) -> str:
 
 
 def load_file(
-    con: duckdb.DuckDBPyConnection,
-    landing: Path,
-    source: Source,
-    file: LandingFile | Path,
-    value_sets: ValueSets | None = None,
+    con: duckdb.DuckDBPyConnection, source: Source, file: LandingFile, value_sets: ValueSets | None = None
 ) -> FileLoad:
     """Loads one file exactly once; raises `LandingFileError` (loading nothing of it) if it cannot. A row whose
     value is outside its column's set (`value_sets`, default the contract's) is quarantined like a row that does
-    not parse. A bare path is an uncompressed file of the landing folder."""
-    if isinstance(file, Path):
-        file = LandingFile(file, file.relative_to(landing).as_posix(), None)
+    not parse."""
     name = file.name
     digest = file_sha256(file.path)
     seen = con.execute("select sha256 from raw._loads where file = ?", [name]).fetchone()
@@ -249,7 +243,7 @@ def load_source(
     report = SourceLoad(source.name, errors=list(found.refused), left_alone=list(found.left_alone))
     for file in found.files:
         try:
-            load = load_file(con, landing, source, file, value_sets)
+            load = load_file(con, source, file, value_sets)
         except LandingFileError as error:
             report.errors.append(str(error))
             continue
