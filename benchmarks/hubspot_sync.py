@@ -22,10 +22,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reverse_etl.definitions import load_definitions  # noqa: E402
 from reverse_etl.destinations import DESTINATIONS  # noqa: E402
 from reverse_etl.engine import run_syncs  # noqa: E402
 from reverse_etl.standins.hubspot import HubSpotStandIn  # noqa: E402
+from reverse_etl.sync_files import load_definitions  # noqa: E402
 
 
 def main() -> None:

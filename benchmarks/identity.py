@@ -30,8 +30,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from orchestration.identity_evaluation import evaluate_identity
-from orchestration.loading.warehouse import connect, ensure_raw_tables, load_source
+from orchestration.loading.warehouse import ensure_raw_tables, load_source
 from orchestration.sources import SOURCES
+from tessera.warehouse import connect
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 

@@ -20,8 +20,9 @@ from orchestration.sources import SOURCES
 
 def load_one(landing: Path, warehouse: Path, source_name: str) -> None:
     """In the child: load one source and print `rows quarantined seconds`."""
-    from orchestration.loading.warehouse import connect, ensure_raw_tables, load_source
+    from orchestration.loading.warehouse import ensure_raw_tables, load_source
     from orchestration.sources import SOURCES_BY_NAME
+    from tessera.warehouse import connect
 
     source = SOURCES_BY_NAME[source_name]
     con = connect(warehouse)

@@ -33,8 +33,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from tessera.warehouse import table_exists
+
 from .loading.landing import compression_of, open_bytes, write_bytes
-from .loading.warehouse import file_sha256, table_exists
+from .loading.warehouse import file_sha256
 from .sources import SOURCES, FileFormat, Source
 
 TOMBSTONES_DDL = """

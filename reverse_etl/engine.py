@@ -46,11 +46,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .definitions import SYNCS_DIR, ConsentPolicy, SyncDefinition, condition_problem, load_definitions
+from tessera.warehouse import connect, read_only, table_exists
+
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
 from .retry import CredentialRefused, DestinationUnavailable
-from .state import Acknowledged, Erasure, ErasureAttempt, RowOutcome, SyncState, read_acknowledged, table_exists
+from .state import Acknowledged, Erasure, ErasureAttempt, RowOutcome, SyncState, read_acknowledged
+from .sync_files import ConsentPolicy, SyncDefinition, condition_problem, load_definitions
 
 ACTIVATION_SCHEMA = "activation"
 # mode -> (operation for added rows, for changed rows, for removed rows); None: not sent, state moves on.
@@ -102,15 +104,15 @@ class SyncResult:
     erase_attempted: set[str] = field(default_factory=set)  # held rows the destination answered for
 
 
-def load_syncs(folder: Path = SYNCS_DIR) -> list[SyncDefinition]:
-    from orchestration.segments.declarations import consent_purposes
-
+def load_syncs(folder: Path, *, purposes: list[str]) -> list[SyncDefinition]:
+    """Every sync of `folder/*.yml`, validated against the destinations and `purposes`, the consent purposes the
+    project declares (its caller knows them: the library knows no project)."""
     modes = {name: cls.modes for name, cls in DESTINATIONS.items()}
     categories = {name: cls.category for name, cls in DESTINATIONS.items()}
     return load_definitions(
         folder,
         destination_types=modes,
-        purposes=consent_purposes(),
+        purposes=purposes,
         categories=categories,
         policy=ConsentPolicy.read(),
         required={name: cls.required_settings for name, cls in DESTINATIONS.items()},
@@ -130,7 +132,7 @@ def run_syncs(
     delivers the pending erasures and nothing else: the privacy path, which needs no activation model."""
     if not syncs:
         return []
-    with duckdb.connect(str(warehouse), read_only=dry_run) as con:
+    with read_only(warehouse) if dry_run else connect(warehouse, memory_limit=None) as con:
         # A sync's `where` is a user's text: it reaches nothing outside the warehouse, and cannot say otherwise.
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")

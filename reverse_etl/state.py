@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from tessera.warehouse import table_exists
+
 SCHEMA = "reverse_etl"
 DDL = f"""
 create schema if not exists {SCHEMA};
@@ -148,14 +150,6 @@ def read_acknowledged(con: duckdb.DuckDBPyConnection, sync_name: str) -> dict[st
         [sync_name],
     ).fetchall()
     return {key: Acknowledged(fields_hash, fields_json, customer) for key, fields_hash, fields_json, customer in rows}
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
 
 
 class SyncState:

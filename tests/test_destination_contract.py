@@ -24,7 +24,6 @@ import duckdb
 import httpx
 import pytest
 
-from reverse_etl.definitions import SyncDefinition, load_definitions
 from reverse_etl.destinations import DESTINATIONS
 from reverse_etl.engine import SyncResult, run_syncs
 from reverse_etl.hashing import sha256
@@ -36,6 +35,7 @@ from reverse_etl.standins.klaviyo import KlaviyoStandIn
 from reverse_etl.standins.mailchimp import MailchimpStandIn
 from reverse_etl.standins.meta import MetaStandIn
 from reverse_etl.standins.salesforce import SalesforceStandIn
+from reverse_etl.sync_files import SyncDefinition, load_definitions
 
 PURPOSES = ["email_marketing", "advertising"]
 FAST_RETRIES = "retry_attempts: 5, retry_base_seconds: 0.01"

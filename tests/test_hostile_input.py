@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.demo_data.writer import ORDERS_SCHEMA
-from orchestration.loading.warehouse import connect, ensure_raw_tables, load_source
+from orchestration.loading.warehouse import ensure_raw_tables, load_source
 from orchestration.sources import SOURCES_BY_NAME
+from tessera.warehouse import connect
 
 WEB = SOURCES_BY_NAME["web_events"]
 POS = SOURCES_BY_NAME["pos_transactions"]

@@ -19,9 +19,10 @@ import pytest
 
 from orchestration.demo_data import generate
 from orchestration.demo_data.writer import ORDERS_SCHEMA
-from orchestration.loading.warehouse import connect, ensure_raw_tables, load_source
-from orchestration.settings import PROJECT_DIR
+from orchestration.loading.warehouse import ensure_raw_tables, load_source
 from orchestration.sources import SOURCES, SOURCES_BY_NAME
+from tessera.settings import PROJECT_DIR
+from tessera.warehouse import connect
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 

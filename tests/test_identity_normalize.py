@@ -15,7 +15,7 @@ import pytest
 
 from identity.dbt_plugin import register
 from identity.normalize import email_key, phone_key
-from orchestration.settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,9 @@ import pytest
 
 from orchestration.demo_data.writer import ORDERS_SCHEMA
 from orchestration.loading.landing import outside_sources
-from orchestration.loading.warehouse import (
-    connect,
-    ensure_raw_tables,
-    load_source,
-)
+from orchestration.loading.warehouse import ensure_raw_tables, load_source
 from orchestration.sources import SOURCES, SOURCES_BY_NAME, FileFormat
+from tessera.warehouse import connect
 
 CRM = SOURCES_BY_NAME["crm_contacts"]
 WEB = SOURCES_BY_NAME["web_events"]
@@ -223,7 +220,7 @@ def test_a_reader_of_a_warehouse_a_build_holds_is_told_who_holds_it(tmp_path: Pa
     import sys
     import time
 
-    from orchestration.loading.warehouse import WarehouseBusy, read_only
+    from tessera.warehouse import WarehouseBusy, read_only
 
     warehouse = tmp_path / "w.duckdb"
     holder = subprocess.Popen(

@@ -14,13 +14,20 @@ import duckdb
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from orchestration.automation import daily_pipeline, hourly_syncs, new_landing_files
-from orchestration.definitions import defs
-from orchestration.instance import LOCAL_HOME, TEMPLATES, dagster_home
-from orchestration.resources import LandingFolder, Warehouse
-from orchestration.settings import PROJECT_DIR
+from orchestration.defs import definitions
+from orchestration.defs.automation import new_files_request
+from orchestration.defs.instance import LOCAL_HOME, TEMPLATES, dagster_home
+from orchestration.defs.resources import LandingFolder, Warehouse
+from orchestration.prepare import prepare
+from tessera.settings import PROJECT_DIR, settings
 
 LAYERS = {"loaders", "staging", "identity", "profiles", "segments", "activation", "syncs"}
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    prepare()
+    return definitions()
 
 
 def test_dagster_validates_the_definitions() -> None:
@@ -35,7 +42,7 @@ def test_dagster_validates_the_definitions() -> None:
     assert "All code locations passed validation" in result.stderr + result.stdout
 
 
-def test_every_asset_says_what_it_is_who_owns_it_and_sits_in_its_layer() -> None:
+def test_every_asset_says_what_it_is_who_owns_it_and_sits_in_its_layer(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     nodes = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
     assert {node.group_name for node in nodes.values()} == LAYERS
@@ -61,7 +68,7 @@ def test_the_landing_sensor_fires_once_per_new_file_set(tmp_path: Path) -> None:
 
     def tick(cursor: str | None):
         context = dg.build_sensor_context(cursor=cursor, resources={"landing": landing, "warehouse": warehouse})
-        return new_landing_files(context), context.cursor
+        return new_files_request(context, landing, warehouse), context.cursor
 
     first, cursor = tick(None)
     assert isinstance(first, dg.RunRequest) and first.tags["tessera/new_files"] == "1"
@@ -84,14 +91,13 @@ def test_the_landing_sensor_launches_nothing_for_files_a_run_already_loaded(tmp_
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("create schema raw")
         con.execute("create table raw._loads as select 'orders/orders_2026-11-01.parquet' as file")
-    context = dg.build_sensor_context(
-        resources={"landing": landing, "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"))}
-    )
-    assert isinstance(new_landing_files(context), dg.SkipReason)
+    context = dg.build_sensor_context()
+    assert isinstance(new_files_request(context, landing, Warehouse(path=str(tmp_path / "w.duckdb"))), dg.SkipReason)
 
 
-@pytest.mark.parametrize(("schedule", "job"), [(daily_pipeline, "tessera_pipeline"), (hourly_syncs, "tessera_syncs")])
-def test_a_schedule_skips_while_a_run_of_its_job_is_in_flight(schedule, job) -> None:
+@pytest.mark.parametrize(("name", "job"), [("daily_pipeline", "tessera_pipeline"), ("syncs_schedule", "tessera_syncs")])
+def test_a_schedule_skips_while_a_run_of_its_job_is_in_flight(defs: dg.Definitions, name: str, job: str) -> None:
+    schedule = defs.resolve_schedule_def(name)
     with dg.instance_for_test() as instance:
         assert isinstance(schedule(dg.build_schedule_context(instance=instance)), dg.RunRequest)
         run_id = uuid.uuid4().hex
@@ -102,7 +108,7 @@ def test_a_schedule_skips_while_a_run_of_its_job_is_in_flight(schedule, job) -> 
         assert isinstance(schedule(dg.build_schedule_context(instance=instance)), dg.RunRequest)
 
 
-def test_loaders_and_syncs_retry_and_sources_and_marts_have_freshness_checks() -> None:
+def test_loaders_and_syncs_retry_and_sources_and_marts_have_freshness_checks(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     for name in ("raw/orders", "reverse_etl/vip_members_file"):
         node = graph.get(dg.AssetKey.from_user_string(name))
@@ -156,11 +162,11 @@ def test_a_source_not_loaded_for_longer_than_configured_fails_its_freshness_chec
 ) -> None:
     import time
 
-    from orchestration.automation import freshness_checks
+    from orchestration.defs.automation import freshness_checks
 
     monkeypatch.setenv("TESSERA_SOURCE_FRESHNESS_HOURS", str(1 / 3600))  # one second
     key = dg.AssetKey(["raw", "orders"])
-    *checks, _ = freshness_checks([key], [])
+    *checks, _ = freshness_checks(settings(), [key], [])
     job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))
     definitions = dg.Definitions(assets=[dg.AssetSpec(key)], asset_checks=checks, jobs=[job])
     with dg.instance_for_test() as instance:
@@ -192,7 +198,7 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
 def test_the_dead_runs_sensor_fails_a_run_whose_worker_died(tmp_path: Path) -> None:
     """A run worker killed outright leaves its run STARTED, which would block the queue for ever: the sensor
     finds its process gone (from the pid of its RUN_START event) and marks it failed; live runs are left alone."""
-    from orchestration.runs import dead_runs
+    from orchestration.defs.runs import dead_runs
 
     home = tmp_path / "home"
     home.mkdir()

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.settings import PROJECT_DIR
 from orchestration.sources import SOURCES
+from tessera.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.pipeline
 
@@ -96,8 +96,9 @@ def test_a_failure_exits_non_zero_and_says_what_failed(first_run, tmp_path: Path
     assert "Failure in test source_not_null_crm_crm_contacts_contact_id" in result.stdout
 
 
-def test_the_definitions_load_in_a_fresh_checkout(tmp_path: Path) -> None:
-    """A clean clone has no dbt manifest: loading the definitions must write it, not fail for want of it."""
+def test_importing_the_definitions_writes_nothing_and_loading_them_prepares_a_fresh_checkout(tmp_path: Path) -> None:
+    """A clean clone has no dbt manifest and no generated files. Importing the code location must not write them
+    (importing is not a command); Dagster loading it must prepare the project, not fail for want of it."""
     listing = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
     tracked = subprocess.run(listing, capture_output=True, text=True, check=True, cwd=PROJECT_DIR)
     for name in tracked.stdout.splitlines():
@@ -105,18 +106,27 @@ def test_the_definitions_load_in_a_fresh_checkout(tmp_path: Path) -> None:
             continue  # deleted in the work tree, not yet committed
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_DIR / name, tmp_path / name)
-    check = "from orchestration.definitions import defs; print(len(defs.resolve_asset_graph().get_all_asset_keys()))"
-    result = subprocess.run(
-        [sys.executable, "-c", check],
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=300,
+
+    def files() -> dict[str, int]:
+        return {str(path.relative_to(tmp_path)): path.stat().st_mtime_ns for path in tmp_path.rglob("*")
+                if path.is_file() and "__pycache__" not in path.parts}  # fmt: skip
+
+    def python(code: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONPATH=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    before = files()
+    imported = python("import orchestration.definitions, orchestration.defs, orchestration.cli")
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert files() == before, "importing wrote or changed a file"
+    loaded = python(
+        "from orchestration.definitions import defs; print(len(defs().resolve_asset_graph().get_all_asset_keys()))"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert int(result.stdout.split()[-1]) >= 2 * len(SOURCES)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert int(loaded.stdout.split()[-1]) >= 2 * len(SOURCES)
     assert (tmp_path / "target" / "manifest.json").exists()
+    assert (tmp_path / "models" / "activation" / "_syncs__exposures.yml").exists()
 
 
 def test_identity_resolution_meets_its_quality_bar(first_run) -> None:
@@ -189,7 +199,7 @@ def test_query_prints_a_mart_and_names_a_bad_query(first_run) -> None:
 def test_the_demo_segments_reach_every_saas_stand_in(first_run, tmp_path: Path) -> None:
     """What `tessera demo` does after the pipeline: the syncs of reverse_etl/syncs/demo_saas/ against every
     stand-in, each holding what the activation models say it should."""
-    from reverse_etl.demo import STAND_INS, running_stand_ins, sync_to_stand_ins
+    from orchestration.demo_data.saas import STAND_INS, running_stand_ins, sync_to_stand_ins
 
     _, built, _, _ = first_run
     warehouse = tmp_path / "copy.duckdb"
@@ -236,16 +246,17 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
     import csv
     import json
 
-    from reverse_etl.demo import DEMO_SYNCS, running_stand_ins
+    from orchestration.demo_data.saas import DEMO_SYNCS, running_stand_ins
     from reverse_etl.engine import load_syncs, run_syncs
     from reverse_etl.hashing import sha256
+    from tessera.settings import consent_purposes
 
     landing, _ = small_landing
     shutil.copytree(landing, tmp_path / "landing")
     warehouse = tmp_path / "tessera.duckdb"
     first = tessera("run", warehouse=warehouse, landing=tmp_path / "landing")
     assert first.returncode == 0, first.stdout + first.stderr
-    saas = load_syncs(DEMO_SYNCS)
+    saas = load_syncs(DEMO_SYNCS, purposes=consent_purposes())
     with running_stand_ins() as stand_ins:
         assert all(result.status == "succeeded" for result in run_syncs(warehouse, saas))
         with duckdb.connect(str(warehouse), read_only=True) as con:

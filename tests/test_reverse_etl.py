@@ -18,10 +18,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from reverse_etl.definitions import SyncDefinition, SyncDefinitionError, load_definitions
 from reverse_etl.destinations import DESTINATIONS
 from reverse_etl.engine import run_syncs
 from reverse_etl.state import SyncState
+from reverse_etl.sync_files import SyncDefinition, SyncDefinitionError, load_definitions
 
 SECRET = "webhook-test-secret"
 PURPOSES = ["email_marketing", "advertising"]
@@ -452,11 +452,16 @@ def test_a_postgresql_table_follows_the_model_over_a_real_connection(
     assert rows == [("c1", "a@x.org", "pro", True), ("c3", "c@x.org", "free", True)]
 
 
-def test_every_sync_has_its_committed_dbt_exposure() -> None:
-    from reverse_etl.engine import load_syncs
-    from reverse_etl.exposures import write_exposures
+def test_every_sync_has_its_dbt_exposure_with_when_it_runs(tmp_path: Path) -> None:
+    import yaml
 
-    assert write_exposures(load_syncs()) is False, "models/activation/_syncs__exposures.yml is stale"
+    from orchestration.prepare import EXPOSURES_FILE, project_syncs, write_exposures
+
+    syncs = project_syncs()
+    assert write_exposures(syncs, tmp_path) is True and write_exposures(syncs, tmp_path) is False, "once"
+    exposures = yaml.safe_load((tmp_path / EXPOSURES_FILE).read_text())["exposures"]
+    assert [exposure["name"] for exposure in exposures] == [sync.name for sync in syncs]
+    assert all(exposure["config"]["meta"]["schedule"] for exposure in exposures)
 
 
 def plain(rows: list[dict]) -> list[dict]:
@@ -596,7 +601,7 @@ def test_file_and_postgres_destinations_delete_an_erased_persons_rows(
 
 
 def test_a_sync_whose_purpose_its_destination_kind_does_not_allow_is_refused_at_load_time(tmp_path: Path) -> None:
-    from reverse_etl.definitions import ConsentPolicy
+    from reverse_etl.sync_files import ConsentPolicy
 
     folder = tmp_path / "syncs"
     folder.mkdir()
@@ -797,7 +802,7 @@ def test_tessera_privacy_reports_what_waits_and_fails_past_the_service_level(
     env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse))
     command = [sys.executable, "-m", "orchestration", "privacy"]
     within = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert within.returncode == 0 and "waiting: 1" in within.stdout and "last error: " in within.stdout
+    assert within.returncode == 0 and "waiting: 1" in within.stdout and "gave up after 3 attempts" in within.stdout
     late = subprocess.run(command, env={**env, "TESSERA_ERASURE_SLA_DAYS": "1"}, capture_output=True, text=True)
     assert (
         late.returncode == 1 and "OVERDUE" in late.stdout and "1 erasure(s) waiting longer than 1 days" in late.stdout
@@ -812,8 +817,9 @@ def test_in_a_run_only_the_syncs_that_failed_are_retried_and_each_is_named(
     retried and fails the step by name."""
     import dagster as dg
 
-    from orchestration.resources import Warehouse
-    from orchestration.syncs import FAILED_SYNCS, build_sync_assets
+    from orchestration.defs.resources import Warehouse
+    from orchestration.defs.sync_assets import FAILED_SYNCS, build_sync_assets
+    from tessera.settings import settings
 
     monkeypatch.setenv("TESSERA_STEP_RETRY_SECONDS", "0")
     warehouse = tmp_path / "w.duckdb"
@@ -835,7 +841,7 @@ def test_in_a_run_only_the_syncs_that_failed_are_retried_and_each_is_named(
     definitions = syncs(tmp_path, "\n    syncs:" + "".join(webhook_entry(r.url, name=n) for n, r in receivers.items()))
     try:
         result = dg.materialize(
-            build_sync_assets(definitions), resources={"warehouse": Warehouse(path=str(warehouse))},
+            build_sync_assets(definitions, settings()), resources={"warehouse": Warehouse(path=str(warehouse))},
             raise_on_error=False,
         )  # fmt: skip
     finally:

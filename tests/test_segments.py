@@ -18,7 +18,7 @@ from orchestration.segments.declarations import (
     load_declarations,
     trait_kinds,
 )
-from orchestration.settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR
 
 TRAITS = {"lifetime_value": "number", "country": "text", "is_anonymous": "boolean", "last_order_at": "timestamp"}
 PURPOSES = ["email_marketing", "advertising"]

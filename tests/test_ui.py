@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration.settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR
 
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = PROJECT_DIR / "logs" / "screenshots"
@@ -98,15 +97,22 @@ def test_the_dagster_ui_shows_every_layer_and_the_syncs(browser, dagster_ui: str
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The catalog built from an empty warehouse (the pages come from the project; types would come from a
     built one) and served as `tessera docs` serves it."""
-    from orchestration.catalog import build_docs, serve_docs
+    from orchestration.catalog import build_docs, serve_command
+    from orchestration.prepare import prepare
 
+    prepare()
     site = build_docs(tmp_path_factory.mktemp("catalog") / "empty.duckdb", compile_sql=False)
     copy = tmp_path_factory.mktemp("site") / "site"
     shutil.copytree(site, copy, ignore=shutil.ignore_patterns("tessera_dbt_models-*", "run", "compiled"))
     port = free_port()
-    threading.Thread(target=serve_docs, args=(copy, port), daemon=True).start()
-    wait_for(f"http://127.0.0.1:{port}/index.html", 30)
-    yield f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(serve_command(port, site=copy), cwd=PROJECT_DIR, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/index.html", 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_the_catalog_page_of_customer_profiles_shows_its_description_and_columns(browser, catalog: str) -> None:

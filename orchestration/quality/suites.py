@@ -16,15 +16,15 @@ Each suite says which rows it reads (`query`, on the warehouse) so that a check 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cache
 
 import duckdb
 import great_expectations.expectations as gxe
 
+from tessera.settings import consent_purposes, settings
+
 from ..loading.convert import EARLIEST, latest
-from ..segments.declarations import consent_purposes
 from ..sources import VALUE_SETS, ColumnType, Source
 
 SUITES_VERSION = "2"
@@ -105,7 +105,7 @@ def raw_suite(source: Source, files: list[str] | None = None) -> Suite:
 
 def quarantine_suite(source: Source, files: list[str] | None = None) -> Suite:
     """The share of the files' rows the loader quarantined, from the load manifest."""
-    limit = float(os.environ.get("TESSERA_MAX_QUARANTINE_RATIO", "0.05"))
+    limit = settings().max_quarantine_ratio
     where = "" if files is None else " and file in (" + ", ".join(f"'{name}'" for name in files) + ")"
     query = (
         "select sum(quarantined)::double / greatest(sum(rows + quarantined), 1) as quarantine_ratio "
@@ -135,8 +135,8 @@ def profiles_suite() -> Suite:
 
 def segment_sizes_suite() -> Suite:
     """Each segment's size now against before the last build that changed it (its entries and exits undone)."""
-    limit = float(os.environ.get("TESSERA_MAX_SEGMENT_CHANGE", "0.5"))
-    minimum = int(os.environ.get("TESSERA_SEGMENT_CHANGE_MIN_SIZE", "50"))
+    current = settings()
+    limit, minimum = current.max_segment_change, current.segment_change_min_size
     query = f"""
         with sizes as (
             select segment_name, count(*) as size_now from marts.segment_memberships group by 1

@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import great_expectations as gx
 
-from ..dbt_project import tessera_dbt_project
-from ..settings import PROJECT_DIR
+from tessera.settings import MANIFEST
+
 from .suites import Suite
 
 SAMPLES = 3
@@ -108,7 +108,7 @@ def is_personal(table: str, column: str) -> bool:
 
 @cache
 def _pii_columns() -> frozenset[tuple[str, str]]:
-    manifest_path = PROJECT_DIR / tessera_dbt_project.manifest_path
+    manifest_path = MANIFEST
     if not manifest_path.exists():
         return frozenset()
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -28,8 +28,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from ..generated import write_if_changed
-from ..settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR, consent_purposes
+
 from .declarations import (
     AllOf,
     AnyOf,
@@ -39,7 +39,6 @@ from .declarations import (
     SegmentDeclaration,
     SegmentDeclarationError,
     TraitCondition,
-    consent_purposes,
     read_declarations,
     trait_kinds,
 )
@@ -179,6 +178,16 @@ def _unknown_events(
         else:
             warnings.append(f"{place} was never seen{where} in marts.customer_events yet: it matches nobody")
     return broken
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Writes `text` to `path` unless it already holds exactly that; True when it wrote. An unchanged generated
+    file keeps its time, so that dbt's manifest stays fresh."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def render_model(declaration: SegmentDeclaration, project_dir: Path = PROJECT_DIR) -> str:

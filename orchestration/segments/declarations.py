@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from ..settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR, consent_purposes, shown
 
 DECLARATIONS_DIR = PROJECT_DIR / "segments"
 PROFILE_MODELS_YAML = PROJECT_DIR / "models" / "marts" / "customers" / "_customers__models.yml"
@@ -170,22 +170,13 @@ def read_declarations(
     for declaration in declarations:
         if declaration.name in seen:
             problems.append(
-                f"{_shown(declaration.declared_in)}: segment {declaration.name!r} is declared twice "
-                f"(also in {_shown(seen[declaration.name])}); segment names are unique"
+                f"{shown(declaration.declared_in)}: segment {declaration.name!r} is declared twice "
+                f"(also in {shown(seen[declaration.name])}); segment names are unique"
             )
             continue
         seen[declaration.name] = declaration.declared_in
         unique.append(declaration)
     return unique, problems
-
-
-def consent_purposes(dbt_project_yml: Path = PROJECT_DIR / "dbt_project.yml") -> list[str]:
-    """The consent purposes the dbt project knows (var `consent_purposes`)."""
-    return list(yaml.safe_load(dbt_project_yml.read_text(encoding="utf-8"))["vars"]["consent_purposes"])
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
 
 
 class _Reader:
@@ -195,16 +186,16 @@ class _Reader:
         self.path, self.traits, self.purposes, self.problems = path, traits, purposes, problems
 
     def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{_shown(self.path)}: {where}: {message}")
+        self.problems.append(f"{shown(self.path)}: {where}: {message}")
 
     def read(self) -> list[SegmentDeclaration]:
         try:
             document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
-            self.problems.append(f"{_shown(self.path)}: not valid YAML: {error}")
+            self.problems.append(f"{shown(self.path)}: not valid YAML: {error}")
             return []
         if not isinstance(document, dict) or not isinstance(document.get("segments"), list):
-            self.problems.append(f"{_shown(self.path)}: expected a top-level `segments:` list")
+            self.problems.append(f"{shown(self.path)}: expected a top-level `segments:` list")
             return []
         segments = (self.segment(f"segments[{index}]", item) for index, item in enumerate(document["segments"]))
         return [segment for segment in segments if segment is not None]

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..definitions import SyncDefinition
 from ..retry import CredentialRefused, RetryPolicy, TokenBucket
+from ..sync_files import SyncDefinition
 
 # Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, replace the
 # destination's whole content with the rows sent (mirror mode, full resync, where `replaces`), or erase a person

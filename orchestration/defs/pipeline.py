@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, TextIO
 
 import dagster as dg
 
+from tessera.settings import PROJECT_DIR
+
+from ..loading.landing import outside_sources
+from ..prepare import known_events, prepare
+from ..sources import SOURCES
+from . import definitions
 from .instance import project_instance
-from .loading.landing import outside_sources
 from .resources import LandingFolder, Warehouse
 from .runs import fail_dead_runs, interrupted_by_signals, run_tags
-from .settings import PROJECT_DIR
-from .sources import SOURCES
-from .syncs import FAILED_SYNCS
+from .sync_assets import FAILED_SYNCS
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -118,24 +121,21 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSummary:
-    """Runs the pipeline job once against `warehouse` and `landing`, and summarises what it did."""
+def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False, home: Path | None = None) -> RunSummary:
+    """Prepares the project, runs the pipeline job once against `warehouse` and `landing`, and summarises what it
+    did. `home`: the Dagster instance's folder the run is recorded in (default: `instance.dagster_home()`)."""
     started = time.monotonic()
     summary = RunSummary(warehouse=warehouse, landing=landing)
     if not landing.is_dir():
         summary.notices.append(f"the landing folder {landing} does not exist: nothing to load")
     summary.left_alone += outside_sources(landing)
 
-    from .dbt_project import prepare_dbt_project_if_needed
-
-    compiled = prepare_dbt_project_if_needed(known_events=known_events(warehouse))
-    summary.failures += [f"segment left out: {problem}" for problem in compiled.problems]
-    summary.notices += [f"segment: {warning}" for warning in compiled.warnings]
-    from .definitions import defs  # built from the project prepared above
-
-    job = defs.resolve_job_def("tessera_pipeline")
+    prepared = prepare(known_events=known_events(warehouse))
+    summary.failures += [f"segment left out: {problem}" for problem in prepared.segments.problems]
+    summary.notices += [f"segment: {warning}" for warning in prepared.segments.warnings]
+    job = definitions().resolve_job_def("tessera_pipeline")
     RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose), project_instance() as instance:
+    with RUN_LOG.open("w", encoding="utf-8") as log, _quiet(log, not verbose), project_instance(home) as instance:
         summary.notices += [
             f"run {run_id} had died without ending: marked failed" for run_id in fail_dead_runs(instance)
         ]
@@ -151,24 +151,6 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False) -> RunSu
     summary.log = RUN_LOG
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def known_events(warehouse: Path) -> dict[str, set[str]] | None:
-    """The event types marts.customer_events holds, by source; None before the first build (or while a build
-    holds the warehouse), when segments' event names cannot be checked."""
-    from .loading.warehouse import WarehouseBusy, read_only, table_exists
-
-    if not warehouse.is_file():
-        return None
-    try:
-        con = read_only(warehouse)
-    except WarehouseBusy:
-        return None
-    with con:
-        if not table_exists(con, "marts", "customer_events"):
-            return None
-        rows = con.execute("select source, list(distinct event_type) from marts.customer_events group by 1").fetchall()
-    return {source: set(types) for source, types in rows}
 
 
 @contextmanager

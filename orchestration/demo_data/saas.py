@@ -1,5 +1,5 @@
-"""The demo's SaaS syncs: every stand-in started on 127.0.0.1, the syncs of `syncs/demo_saas/` run against
-them, and what each stand-in received reported. `tessera demo` calls it after the pipeline."""
+"""The demo's SaaS syncs: every stand-in started on 127.0.0.1, the syncs of `saas_syncs/` run against them, and
+what each stand-in received reported. `tessera demo` calls it after the pipeline."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .definitions import SYNCS_DIR
-from .engine import SyncResult, load_syncs, run_syncs
-from .standins.base import StandIn
-from .standins.braze import BrazeStandIn
-from .standins.google_ads import GoogleAdsStandIn
-from .standins.hubspot import HubSpotStandIn
-from .standins.klaviyo import KlaviyoStandIn
-from .standins.mailchimp import MailchimpStandIn
-from .standins.meta import MetaStandIn
-from .standins.salesforce import SalesforceStandIn
+from reverse_etl.engine import SyncResult, load_syncs, run_syncs
+from reverse_etl.standins.base import StandIn
+from reverse_etl.standins.braze import BrazeStandIn
+from reverse_etl.standins.google_ads import GoogleAdsStandIn
+from reverse_etl.standins.hubspot import HubSpotStandIn
+from reverse_etl.standins.klaviyo import KlaviyoStandIn
+from reverse_etl.standins.mailchimp import MailchimpStandIn
+from reverse_etl.standins.meta import MetaStandIn
+from reverse_etl.standins.salesforce import SalesforceStandIn
+from tessera.settings import consent_purposes
 
-DEMO_SYNCS = SYNCS_DIR / "demo_saas"
+DEMO_SYNCS = Path(__file__).parent / "saas_syncs"
 ENV_PREFIX = "TESSERA_DEMO_"
 STAND_INS: dict[str, type[StandIn]] = {
     "hubspot": HubSpotStandIn,
@@ -75,7 +75,7 @@ def running_stand_ins() -> Iterator[dict[str, StandIn]]:
 
 
 def sync_to_stand_ins(warehouse: Path, folder: Path = DEMO_SYNCS) -> list[DemoSync]:
-    syncs = load_syncs(folder)
+    syncs = load_syncs(folder, purposes=consent_purposes())
     with running_stand_ins() as stand_ins:
         results = run_syncs(warehouse, syncs)
         report = []

@@ -9,14 +9,15 @@ No `from __future__ import annotations` here: Dagster reads the asset functions'
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from tessera.settings import Settings
+
+from ..loading.landing import extensions
+from ..loading.warehouse import SourceLoad, ensure_raw_tables, load_source
+from ..quality.suites import value_sets
+from ..sources import SOURCES, Source
 from .automation import retry_policy
-from .loading.landing import extensions
-from .loading.warehouse import SourceLoad, ensure_raw_tables, load_source
-from .quality.checks import check_spec, raw_validation
-from .quality.suites import value_sets
-from .resources import LandingFolder, Warehouse
-from .settings import DEFAULT_OWNER
-from .sources import SOURCES, Source
+from .checks import check_spec, raw_validation
+from .resources import DEFAULT_OWNER, LandingFolder, Warehouse
 
 LOADERS_GROUP = "loaders"
 FILES_ACCEPTED_CHECK = "files_accepted"
@@ -40,14 +41,14 @@ def load_metadata(report: SourceLoad) -> dict[str, dg.MetadataValue]:
     }
 
 
-def build_loader_asset(source: Source) -> dg.AssetsDefinition:
+def build_loader_asset(source: Source, settings: Settings) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
 
     @dg.asset(
         key=key,
         group_name=LOADERS_GROUP,
         owners=[DEFAULT_OWNER],
-        retry_policy=retry_policy(),
+        retry_policy=retry_policy(settings),
         kinds={"duckdb", "python", source.format.value},
         description=f"Loads new `{source.name}/**/*.{source.extension}` landing files (also compressed: "
         f"{', '.join(extensions(source))}) into `raw.{source.name}`. {source.description}",
@@ -96,4 +97,5 @@ def build_loader_asset(source: Source) -> dg.AssetsDefinition:
     return load
 
 
-loader_assets: list[dg.AssetsDefinition] = [build_loader_asset(source) for source in SOURCES]
+def loader_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    return [build_loader_asset(source, settings) for source in SOURCES]

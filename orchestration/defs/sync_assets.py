@@ -1,8 +1,8 @@
-"""Sync assets: one asset per reverse-ETL sync (`reverse_etl/syncs/*.yml`), downstream of its activation model,
-They materialise together, in one step, because the engine runs the selected syncs side by side: a slow or
-dead destination holds up no other. Each sync reports its counts as metadata; a sync whose destination was
-unavailable is tried again on its own (`run_syncs_retrying`); a sync that still fails is not materialised and
-fails the step, named with its reason, after the others have finished.
+"""Sync assets: one asset per reverse-ETL sync (`TESSERA_SYNCS_DIR`, `reverse_etl/syncs/*.yml`), downstream of
+its activation model. They materialise together, in one step, because the engine runs the selected syncs side by
+side: a slow or dead destination holds up no other. Each sync reports its counts as metadata; a sync whose
+destination was unavailable is tried again on its own (`run_syncs_retrying`); a sync that still fails is not
+materialised and fails the step, named with its reason, after the others have finished.
 
 No `from __future__ import annotations` here: Dagster reads the asset functions' annotations as real types.
 """
@@ -15,21 +15,19 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from reverse_etl.definitions import SyncDefinition
 from reverse_etl.engine import SyncResult, run_syncs
+from reverse_etl.sync_files import SyncDefinition
+from tessera.settings import Settings, settings
 
-from .automation import retry_policy
-from .resources import Warehouse
-from .settings import DEFAULT_OWNER
-
-SYNCS_GROUP = "syncs"
+from .automation import SYNCS_GROUP, retry_policy
+from .resources import DEFAULT_OWNER, Warehouse
 
 
 def sync_asset_key(sync: SyncDefinition) -> dg.AssetKey:
     return dg.AssetKey(["reverse_etl", sync.name])
 
 
-def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
+def build_sync_assets(syncs: list[SyncDefinition], current: Settings) -> list[dg.AssetsDefinition]:
     if not syncs:
         return []
     by_key = {sync_asset_key(sync): sync for sync in syncs}
@@ -41,13 +39,14 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
             owners=[sync.owner or DEFAULT_OWNER],
             kinds={"python", sync.destination_type},
             description=f"Syncs activation.{sync.model} to {sync.destination_type} ({sync.mode}, consent "
-            f"{', '.join(sync.consents)}), as defined in reverse_etl/syncs/{sync.defined_in.name}.",
+            f"{', '.join(sync.consents)}), at {sync.schedule or current.syncs_cron}, as defined in "
+            f"{sync.defined_in.name}.",
             skippable=True,
         )
         for key, sync in by_key.items()
     ]
 
-    @dg.multi_asset(specs=specs, can_subset=True, name="reverse_etl_syncs", retry_policy=retry_policy())
+    @dg.multi_asset(specs=specs, can_subset=True, name="reverse_etl_syncs", retry_policy=retry_policy(current))
     def sync_all(context: AssetExecutionContext, warehouse: Warehouse):
         selected = [sync for key, sync in by_key.items() if key in context.selected_asset_keys]
         failed: dict[str, str] = {}
@@ -88,15 +87,15 @@ def run_syncs_retrying(warehouse: Path, syncs: list[SyncDefinition], log: loggin
     """Runs `syncs` side by side, then again only those that failed because their destination was unavailable
     (`retryable`): `TESSERA_STEP_RETRIES` times (2), after `TESSERA_STEP_RETRY_SECONDS` (30), doubling. A sync
     that cannot run as defined, or whose credential was refused, is not tried again. One result per sync."""
-    policy = retry_policy()
+    current = settings()
     results = {result.name: result for result in run_syncs(warehouse, syncs)}
-    delay = policy.delay or 0
-    for attempt in range(1, policy.max_retries + 1):
+    delay = current.step_retry_seconds
+    for attempt in range(1, current.step_retries + 1):
         again = [sync for sync in syncs if results[sync.name].status == "failed" and results[sync.name].retryable]
         if not again:
             break
         names = ", ".join(sync.name for sync in again)
-        log.warning(f"retrying {names} in {delay:g} s (attempt {attempt + 1} of {policy.max_retries + 1})")
+        log.warning(f"retrying {names} in {delay:g} s (attempt {attempt + 1} of {current.step_retries + 1})")
         time.sleep(delay * random.uniform(0.75, 1.25))
         delay *= 2
         results.update((result.name, result) for result in run_syncs(warehouse, again))

@@ -1,7 +1,7 @@
 """The dbt project as Dagster assets: every model downstream of the loaders it reads, dbt tests as asset checks.
 
-Importing this module reads the manifest: `dbt_project.prepare_dbt_project_if_needed()` must have run first (the
-definitions module does so before importing it).
+`dbt_models()` reads the manifest that `orchestration.prepare.prepare()` wrote; importing this module reads
+nothing.
 """
 
 from collections.abc import Mapping
@@ -9,12 +9,13 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from .dbt_project import tessera_dbt_project
-from .loading.warehouse import mark_retractions_rebuilt, retractions_pending_rebuild
-from .resources import Warehouse
-from .settings import DEFAULT_OWNER
+from tessera.settings import MANIFEST, PROJECT_DIR
+
+from ..loading.warehouse import mark_retractions_rebuilt, retractions_pending_rebuild
+from ..prepare import DBT_EXECUTABLE
+from .resources import DEFAULT_OWNER, Warehouse
 
 # The asset groups, by layer, in the order data flows: the dbt folder (fqn after the project) decides.
 LAYERS: list[tuple[tuple[str, ...], str]] = [
@@ -54,12 +55,25 @@ class TesseraDbtTranslator(DagsterDbtTranslator):
         return [owner]
 
 
-@dbt_assets(
-    manifest=tessera_dbt_project.manifest_path,
-    project=tessera_dbt_project,
-    dagster_dbt_translator=TesseraDbtTranslator(),
-)
-def tessera_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)  # its target/ holds MANIFEST
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
+
+
+def dbt_models() -> dg.AssetsDefinition:
+    """The dbt assets, from the prepared manifest."""
+
+    @dbt_assets(manifest=MANIFEST, project=dbt_project(), dagster_dbt_translator=TesseraDbtTranslator())
+    def tessera_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        yield from build(context, dbt, warehouse)
+
+    return tessera_dbt_models
+
+
+def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     """`dbt build`: runs the models and their tests in dependency order, into the loaders' warehouse. After a
     file was retracted (`tessera files retract`), the build is a full refresh, so that nothing built from the
     file's rows is left (customer ids and node numbers survive it)."""

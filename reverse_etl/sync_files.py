@@ -40,7 +40,6 @@ import duckdb
 import jinja2
 import yaml
 
-SYNCS_DIR = Path(__file__).parent / "syncs"
 CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -166,7 +165,7 @@ class ConsentPolicy:
 
 
 def load_definitions(
-    folder: Path = SYNCS_DIR,
+    folder: Path,
     *,
     destination_types: dict[str, tuple[str, ...]],
     purposes: list[str],

@@ -17,17 +17,16 @@ check's description, and every expectation's result is kept in the check's metad
 No `from __future__ import annotations` here: Dagster reads the check function's annotations as real types.
 """
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
-from ..loading.warehouse import table_exists
-from ..resources import Warehouse
-from ..sources import Source
-from .suites import (
+from tessera.settings import settings
+from tessera.warehouse import table_exists
+
+from ..quality.suites import (
     SUITES_VERSION,
     activation_suite,
     profiles_suite,
@@ -36,7 +35,9 @@ from .suites import (
     raw_suite,
     segment_sizes_suite,
 )
-from .validate import Outcome, validate
+from ..quality.validate import Outcome, validate
+from ..sources import Source
+from .resources import Warehouse
 
 CHECK_NAME = "great_expectations"
 # A file's share of quarantined rows counts at least this many rows: one bad row in a small daily file (15
@@ -102,8 +103,9 @@ def raw_validation(con: duckdb.DuckDBPyConnection, source: Source) -> dg.AssetCh
     if not columns.passed:  # without the contract's columns, its values cannot be read
         return check_result([columns], rows=0)
     outcomes, rows, failed_files = [], 0, []
-    limit = float(os.environ.get("TESSERA_MAX_QUARANTINE_RATIO", "0.05"))
-    for files in _groups(pending, int(os.environ.get("TESSERA_VALIDATION_ROWS", "500000"))):
+    current = settings()
+    limit = current.max_quarantine_ratio
+    for files in _groups(pending, current.validation_rows):
         outcome = validate(con, raw_suite(source, files))
         quarantine = validate(con, quarantine_suite(source, files))
         outcomes += [outcome, quarantine]
@@ -198,7 +200,7 @@ def build_warehouse_checks(keys: list[dg.AssetKey]) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(specs=specs, can_subset=True, name="warehouse_quality")
     def warehouse_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         selected = {check_key.asset_key for check_key in context.selected_asset_check_keys}
-        with duckdb.connect(str(warehouse.resolved_path), read_only=True) as con:
+        with warehouse.read() as con:
             for key in (key for key in checked if key in selected):
                 suite = _suite_for(con, key)
                 yield check_result([validate(con, suite)], asset_key=key)

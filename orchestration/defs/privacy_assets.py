@@ -10,24 +10,22 @@ No `from __future__ import annotations` here: Dagster reads the asset functions'
 """
 
 import dagster as dg
-import duckdb
 from dagster import AssetExecutionContext
 
-from reverse_etl.definitions import SyncDefinition
 from reverse_etl.engine import run_syncs
 from reverse_etl.privacy import privacy_report
+from reverse_etl.sync_files import SyncDefinition
+from tessera.settings import Settings, settings
 
-from .automation import retry_policy
-from .privacy import purge_erased
-from .resources import LandingFolder, Warehouse
-from .settings import DEFAULT_OWNER, erasure_sla_days
-from .syncs import SYNCS_GROUP
+from ..privacy import purge_erased
+from .automation import SYNCS_GROUP, retry_policy
+from .resources import DEFAULT_OWNER, LandingFolder, Warehouse
 
 ERASURES_KEY = dg.AssetKey(["reverse_etl", "erasures"])
 ERASURE_SLA_CHECK = "erasures_delivered_within_sla"
 
 
-def build_erasure_asset(syncs: list[SyncDefinition]) -> dg.AssetsDefinition:
+def build_erasure_asset(syncs: list[SyncDefinition], current: Settings) -> dg.AssetsDefinition:
     """The privacy path: every sync's pending erasures, delivered, and the service-level check over them."""
 
     @dg.asset(
@@ -36,7 +34,7 @@ def build_erasure_asset(syncs: list[SyncDefinition]) -> dg.AssetsDefinition:
         group_name=SYNCS_GROUP,
         owners=[DEFAULT_OWNER],
         kinds={"python"},
-        retry_policy=retry_policy(),
+        retry_policy=retry_policy(current),
         description="Erases the people marts.privacy_requests names from every destination that holds them, "
         "with each vendor's own deletion, and records each delivery in reverse_etl.erasure_deliveries.",
         check_specs=[
@@ -49,12 +47,12 @@ def build_erasure_asset(syncs: list[SyncDefinition]) -> dg.AssetsDefinition:
         ],
     )
     def erasures(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        sla_days = erasure_sla_days()
+        sla_days = settings().erasure_sla_days
         results = run_syncs(warehouse.resolved_path, syncs, erase_only=True)
         failed = [f"sync {result.name}: {result.error}" for result in results if result.status == "failed"]
         for failure in failed:
             context.log.error(f"erasures not delivered: {failure}")
-        with duckdb.connect(str(warehouse.resolved_path), read_only=True) as con:
+        with warehouse.read() as con:
             report = privacy_report(con)
         overdue = report.overdue(sla_days)
         described = "; ".join(
