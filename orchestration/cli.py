@@ -198,6 +198,25 @@ def _prepare(warehouse: Path):
     return prepared
 
 
+SCHEMAS = PROJECT_DIR / "docs" / "schemas"
+
+
+@app.command()
+def schemas() -> None:
+    """Write the JSON Schema of the sync files (docs/schemas/syncs.schema.json) that editors validate against;
+    the tests check it is current."""
+    import json
+
+    from reverse_etl.destinations import DESTINATIONS
+    from reverse_etl.sync_files import json_schema
+
+    SCHEMAS.mkdir(parents=True, exist_ok=True)
+    schema = json_schema({name: cls.settings_model for name, cls in DESTINATIONS.items()})
+    path = SCHEMAS / "syncs.schema.json"
+    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    typer.echo(f"Wrote {path.relative_to(PROJECT_DIR)}")
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="The port of the Dagster UI.")] = 3000,

@@ -115,7 +115,7 @@ def load_syncs(folder: Path, *, purposes: list[str]) -> list[SyncDefinition]:
         purposes=purposes,
         categories=categories,
         policy=ConsentPolicy.read(),
-        required={name: cls.required_settings for name, cls in DESTINATIONS.items()},
+        settings_models={name: cls.settings_model for name, cls in DESTINATIONS.items()},
     )
 
 

@@ -1,6 +1,6 @@
 """Sync definitions: which activation model goes to which destination, how, and under which consent.
 
-A file `reverse_etl/syncs/*.yml` lists syncs:
+A file of the syncs folder (`TESSERA_SYNCS_DIR`, by default `reverse_etl/syncs/*.yml`) lists syncs:
 
     syncs:
       - name: vip_members_to_crm_file
@@ -26,6 +26,10 @@ sync is refused when loaded.
 Secrets never sit in these files: a setting named like a secret (token, key, password, secret) must be written
 `{env: VARIABLE}`, and is read from the environment when the sync runs. Every mistake is reported with its file,
 sync and field, all at once.
+
+A sync is read by the pydantic model `SyncEntry`, and its `destination:` by the settings model its destination
+declares (`Destination.settings_model`: a missing `list_id` is refused here, in a second, not after a build).
+`json_schema()` describes the file for editors (`docs/schemas/syncs.schema.json`).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import duckdb
 import jinja2
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
+
+from tessera.yaml_files import entries, located, plain
 
 CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
@@ -76,16 +83,16 @@ def condition_problem(condition: object) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class EnvSecret:
-    """A setting read from the environment when the sync runs."""
+class EnvSecret(BaseModel):
+    """A setting read from the environment when the sync runs: `{env: VARIABLE}`."""
 
-    variable: str
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    env: str = Field(description="The environment variable that holds the value.", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     def resolve(self, where: str) -> str:
-        value = os.environ.get(self.variable)
+        value = os.environ.get(self.env)
         if not value:
-            raise SyncDefinitionError([f"{where}: environment variable {self.variable} is not set"])
+            raise SyncDefinitionError([f"{where}: environment variable {self.env} is not set"])
         return value
 
 
@@ -164,6 +171,121 @@ class ConsentPolicy:
         return cls(requires, path)
 
 
+def _text(value: object, problem: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(problem)
+    return value
+
+
+class Constant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    constant: Any = Field(description="The same value on every row.")
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    template: str = Field(description="A jinja2 template over the row's columns, e.g. {{ first_name }}.")
+
+
+class SyncEntry(BaseModel):
+    """One sync of a sync file, as written. Validation context: `purposes`, the consent purposes there are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique: lowercase letters, digits and _.", pattern=NAME.pattern)
+    model: str = Field(description="The activation model (schema `activation`) it reads.", pattern=MODEL.pattern)
+    destination: dict[str, Any] = Field(description="`type`, and that destination's own settings.")
+    mode: Literal["upsert", "update", "insert", "mirror", "audience"]
+    primary_key: str = Field(description="The model column that identifies a row.")
+    mapping: dict[str, str | Constant | Template] = Field(description="Destination field: model column, ...")
+    consent: str | list[str] = Field(description="The consent purpose(s) each row must have, all of them.")
+    where: str | None = Field(None, description="One SQL condition on the model's rows.")
+    schedule: str | None = Field(None, description="When it runs (cron, UTC); default TESSERA_SYNCS_CRON.")
+    owner: str | None = Field(None, description="Who answers for it: an email address or team:<name>.")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        if not isinstance(value, str) or not NAME.match(value):
+            raise ValueError(f"{value!r} is not a sync name (lowercase letters, digits and _)")
+        return value
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: object) -> object:
+        if not isinstance(value, str) or not MODEL.match(value):
+            raise ValueError(f"{value!r} is not an activation model (sync_<name>)")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        if value not in MODES:
+            raise ValueError(f"{value!r} is not a mode; use one of {', '.join(MODES)}")
+        return value
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _key(cls, value: object) -> object:
+        return _text(value, "required: the model column that identifies a row")
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _mapping(cls, value: object) -> object:
+        if not isinstance(value, dict) or not value:
+            raise ValueError("required: destination field -> model column, {constant: ...} or {template: ...}")
+        return value
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _consent(cls, value: object, info: ValidationInfo) -> object:
+        purposes = (info.context or {}).get("purposes", [])
+        consents = value if isinstance(value, list) else [value]
+        if not consents or any(purpose not in purposes for purpose in consents):
+            raise ValueError(
+                f"{value!r}: a sync needs the consent purpose(s) its rows must have ({', '.join(purposes)})"
+            )
+        return value
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _where(cls, value: object) -> object:
+        if value is not None and (problem := condition_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and CRON.match(value)):
+            raise ValueError(f"{value!r} is not a cron schedule (five fields)")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and OWNER.match(value)):
+            raise ValueError(f"{value!r} is not an owner (an email address or team:<name>)")
+        return value
+
+
+def _words(problem: dict) -> str | None:
+    """Today's words for what pydantic says otherwise."""
+    if problem["type"] == "missing" and problem["loc"] == ("primary_key",):
+        return "required: the model column that identifies a row"
+    if problem["type"] == "missing" and problem["loc"] == ("mapping",):
+        return "required: destination field -> model column, {constant: ...} or {template: ...}"
+    if problem["type"] == "missing" and problem["loc"] == ("consent",):
+        return "required: the consent purpose(s) its rows must have"
+    return None
+
+
+def _reported_by_reader(problem: dict) -> bool:
+    """The destination and the mapping's entries are checked by the reader, in better words."""
+    loc = problem["loc"]
+    return loc[:1] == ("destination",) or (loc[:1] == ("mapping",) and len(loc) > 1)
+
+
 def load_definitions(
     folder: Path,
     *,
@@ -171,10 +293,11 @@ def load_definitions(
     purposes: list[str],
     categories: dict[str, str] | None = None,
     policy: ConsentPolicy | None = None,
-    required: dict[str, tuple[str, ...]] | None = None,
+    settings_models: dict[str, type[BaseModel]] | None = None,
 ) -> list[SyncDefinition]:
     """Every sync of `folder/*.yml`, validated. `destination_types` maps each type to the modes it supports,
-    `categories` each type to its kind, whose purposes `policy` requires."""
+    `categories` each type to its kind, whose purposes `policy` requires, `settings_models` each type to the
+    model of its settings."""
     problems: list[str] = []
     syncs: list[SyncDefinition] = []
     if policy is not None:
@@ -184,9 +307,11 @@ def load_definitions(
             for purpose in required
             if purpose not in purposes
         ]
+    reader = _Reader(destination_types, purposes, categories or {}, policy, settings_models or {}, problems)
     for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-        reader = _Reader(path, destination_types, purposes, problems, categories or {}, policy, required or {})
-        syncs.extend(reader.read())
+        for where, item in entries(path, "syncs", path.name, problems):
+            if (sync := reader.sync(path, where, item)) is not None:
+                syncs.append(sync)
     names: dict[str, Path] = {}
     for sync in syncs:
         if sync.name in names:
@@ -197,139 +322,121 @@ def load_definitions(
     return syncs
 
 
+@dataclass
 class _Reader:
-    def __init__(
-        self,
-        path: Path,
-        types: dict[str, tuple[str, ...]],
-        purposes: list[str],
-        problems: list[str],
-        categories: dict[str, str],
-        policy: ConsentPolicy | None,
-        required: dict[str, tuple[str, ...]],
-    ):
-        self.path, self.types, self.purposes, self.problems = path, types, purposes, problems
-        self.categories, self.policy, self.required = categories, policy, required
+    types: dict[str, tuple[str, ...]]
+    purposes: list[str]
+    categories: dict[str, str]
+    policy: ConsentPolicy | None
+    models: dict[str, type[BaseModel]]
+    problems: list[str]
 
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.path.name}: {where}: {message}")
-
-    def read(self) -> list[SyncDefinition]:
-        try:
-            document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            self.problems.append(f"{self.path.name}: not valid YAML: {error}")
-            return []
-        if not isinstance(document, dict) or not isinstance(document.get("syncs"), list):
-            self.problems.append(f"{self.path.name}: expected a top-level `syncs:` list")
-            return []
-        read = (self.sync(f"syncs[{index}]", item) for index, item in enumerate(document["syncs"]))
-        return [sync for sync in read if sync is not None]
-
-    def sync(self, where: str, item: object) -> SyncDefinition | None:
+    def sync(self, path: Path, where: str, item: object) -> SyncDefinition | None:
         before = len(self.problems)
         if not isinstance(item, dict):
-            self.problem(where, "expected a mapping")
+            self.problems.append(f"{path.name}: {where}: expected a mapping")
             return None
-        name = item.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
-            self.problem(f"{where}.name", f"{name!r} is not a sync name (lowercase letters, digits and _)")
-        else:
-            where = f"{where} ({name})"
-        known = {"name", "model", "destination", "mode", "primary_key", "mapping", "consent", "where", "schedule",
-                 "owner"}  # fmt: skip
-        if unknown := sorted(set(item) - known):
-            self.problem(where, f"unknown field(s) {', '.join(unknown)}")
-        model = item.get("model")
-        if not isinstance(model, str) or not MODEL.match(model):
-            self.problem(f"{where}.model", f"{model!r} is not an activation model (sync_<name>)")
-        if (condition := item.get("where")) is not None and (problem := condition_problem(condition)):
-            self.problem(f"{where}.where", problem)
-        if not isinstance(item.get("primary_key"), str) or not item["primary_key"]:
-            self.problem(f"{where}.primary_key", "required: the model column that identifies a row")
-        consent = item.get("consent")
-        consents = tuple(consent) if isinstance(consent, list) else (consent,)
-        if not consents or any(purpose not in self.purposes for purpose in consents):
-            self.problem(
-                f"{where}.consent",
-                f"{consent!r}: a sync needs the consent purpose(s) its rows must have ({', '.join(self.purposes)})",
-            )
+        if isinstance(item.get("name"), str) and NAME.match(item["name"]):
+            where = f"{where} ({item['name']})"
+        place = f"{path.name}: {where}"
+        try:
+            entry = SyncEntry.model_validate(item, context={"purposes": self.purposes})
+        except ValidationError as error:
+            self.problems += located(error, place, _words, skip=_reported_by_reader)
+            entry = None
         destination = item.get("destination")
         settings: dict[str, Any] = {}
-        destination_type = None
         if not isinstance(destination, dict) or destination.get("type") not in self.types:
-            self.problem(f"{where}.destination.type", f"use one of {', '.join(sorted(self.types))}")
+            self.problems.append(f"{place}.destination.type: use one of {', '.join(sorted(self.types))}")
+            destination = None
         else:
-            destination_type = destination["type"]
-            settings = self.settings(f"{where}.destination", destination)
-            self.check_policy(where, destination_type, consents)
-        mode = item.get("mode")
-        if mode not in MODES:
-            self.problem(f"{where}.mode", f"{mode!r} is not a mode; use one of {', '.join(MODES)}")
-        elif destination_type and mode not in self.types[destination_type]:
-            supported = ", ".join(self.types[destination_type])
-            self.problem(f"{where}.mode", f"{destination_type} does not support {mode}; it supports {supported}")
-        mapping = self.mapping(f"{where}.mapping", item.get("mapping"))
-        schedule = item.get("schedule")
-        if schedule is not None and not (isinstance(schedule, str) and CRON.match(schedule)):
-            self.problem(f"{where}.schedule", f"{schedule!r} is not a cron schedule (five fields)")
-        owner = item.get("owner")
-        if owner is not None and not (isinstance(owner, str) and OWNER.match(owner)):
-            self.problem(f"{where}.owner", f"{owner!r} is not an owner (an email address or team:<name>)")
+            settings = self.settings(f"{place}.destination", destination, item.get("mode"))
+        mapping = self.mapping(f"{place}.mapping", item.get("mapping"))
+        if entry is None or destination is None or len(self.problems) > before:
+            return None
+        kind = destination["type"]
+        consents = tuple(entry.consent) if isinstance(entry.consent, list) else (entry.consent,)
+        if entry.mode not in self.types[kind]:
+            self.problems.append(
+                f"{place}.mode: {kind} does not support {entry.mode}; it supports {', '.join(self.types[kind])}"
+            )
+        self.check_policy(place, kind, consents)
         if len(self.problems) > before:
             return None
         return SyncDefinition(
-            name=name,
-            model=model,
-            destination_type=destination_type,
+            name=entry.name,
+            model=entry.model,
+            destination_type=kind,
             settings=settings,
-            mode=mode,
-            primary_key=item["primary_key"],
+            mode=entry.mode,
+            primary_key=entry.primary_key,
             mapping=mapping,
             consents=consents,
-            defined_in=self.path,
-            where=item.get("where"),
-            schedule=schedule,
-            owner=owner,
+            defined_in=path,
+            where=entry.where,
+            schedule=entry.schedule,
+            owner=entry.owner,
         )
 
-    def check_policy(self, where: str, destination_type: str, consents: tuple[object, ...]) -> None:
+    def check_policy(self, place: str, destination_type: str, consents: tuple[str, ...]) -> None:
         kind = self.categories.get(destination_type)
         if self.policy is None or kind is None:
             return
         missing = [purpose for purpose in self.policy.requires.get(kind, ()) if purpose not in consents]
         if missing:
-            self.problem(
-                f"{where}.consent",
-                f"a {destination_type} destination ({kind}) requires consent {', '.join(missing)} under "
-                f"{self.policy.defined_in.name}; this sync declares {', '.join(map(str, consents))}",
+            self.problems.append(
+                f"{place}.consent: a {destination_type} destination ({kind}) requires consent {', '.join(missing)} "
+                f"under {self.policy.defined_in.name}; this sync declares {', '.join(map(str, consents))}"
             )
 
-    def settings(self, where: str, destination: dict) -> dict[str, Any]:
-        settings: dict[str, Any] = {}
+    def settings(self, place: str, destination: dict, mode: object) -> dict[str, Any]:
+        """The destination's settings: secrets only from the environment, no credential in clear, then its own
+        model (types, required settings, unknown ones)."""
+        kind = destination["type"]
+        values: dict[str, Any] = {}
+        refused = False
         for key, value in destination.items():
             if key == "type":
                 continue
             if isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str):
-                settings[key] = EnvSecret(value["env"])
-            elif SECRET_SETTING.search(key):
-                self.problem(f"{where}.{key}", "secrets come from the environment: write {env: VARIABLE_NAME}")
+                values[key] = EnvSecret(env=value["env"])
+            elif SECRET_SETTING.search(str(key)):
+                self.problems.append(f"{place}.{key}: secrets come from the environment: write {{env: VARIABLE_NAME}}")
+                refused = True
             elif isinstance(value, str) and SECRET_IN_VALUE.search(value):
-                self.problem(
-                    f"{where}.{key}",
-                    "holds a credential in clear (a password or token in it): put the whole value in the "
-                    "environment or a secrets file, and write {env: VARIABLE_NAME}",
+                self.problems.append(
+                    f"{place}.{key}: holds a credential in clear (a password or token in it): put the whole value in "
+                    "the environment or a secrets file, and write {env: VARIABLE_NAME}"
                 )
+                refused = True
             else:
-                settings[key] = value
-        for name in self.required.get(destination.get("type"), ()):
-            if name not in settings and name not in destination:
-                self.problem(f"{where}.{name}", f"required for a {destination.get('type')} destination")
-        return settings
+                values[key] = value
+        model = self.models.get(kind)
+        if model is None or refused:
+            return values
+        try:
+            model.model_validate(values, context={"mode": mode})
+        except ValidationError as error:
+            known = ", ".join(model.model_fields)
 
-    def mapping(self, where: str, mapping: object) -> tuple[FieldMapping, ...]:
+            def words(problem: dict) -> str | None:
+                if problem["type"] == "missing":
+                    return f"required for a {kind} destination"
+                if problem["type"] == "extra_forbidden":
+                    return f"not a setting of a {kind} destination; its settings: {known}"
+                if problem["loc"] == ():
+                    return f"{str(problem['msg']).removeprefix('Value error, ')} for a {kind} destination"
+                return None
+
+            # values are never quoted back: a setting may hold something private
+            for problem in error.errors(include_input=False):
+                where = ".".join(str(part) for part in problem["loc"] if part not in ("str", "int", "EnvSecret"))
+                where = where.split(".")[0] if where else ""
+                self.problems.append(f"{place}{'.' + where if where else ''}: {words(problem) or plain(problem)}")
+        return values
+
+    def mapping(self, place: str, mapping: object) -> tuple[FieldMapping, ...]:
         if not isinstance(mapping, dict) or not mapping:
-            self.problem(where, "required: destination field -> model column, {constant: ...} or {template: ...}")
             return ()
         fields = []
         for target, source in mapping.items():
@@ -341,9 +448,26 @@ class _Reader:
                 try:
                     _TEMPLATES.parse(source["template"])
                 except jinja2.TemplateSyntaxError as error:
-                    self.problem(f"{where}.{target}.template", f"not a valid jinja2 template: {error.message}")
+                    self.problems.append(f"{place}.{target}.template: not a valid jinja2 template: {error.message}")
                     continue
                 fields.append(FieldMapping(str(target), template=source["template"]))
             else:
-                self.problem(f"{where}.{target}", "expected a column name, {constant: ...} or {template: ...}")
+                self.problems.append(
+                    f"{place}.{target}: expected a column name, {{constant: ...}} or {{template: ...}}"
+                )
         return tuple(fields)
+
+
+def json_schema(settings_models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """The JSON Schema of a sync file, each destination's settings by its `type` (for editors: a YAML language
+    server reads it from `# yaml-language-server: $schema=...`)."""
+    destinations = {
+        kind: create_model(f"{model.__name__}Destination", __base__=model, type=(Literal[kind], ...))  # type: ignore[valid-type]
+        for kind, model in sorted(settings_models.items())
+    }
+    union = Annotated[Union[tuple(destinations.values())], Field(discriminator="type")]  # noqa: UP007
+    entry = create_model("Sync", __base__=SyncEntry, destination=(union, ...))
+    document = create_model("SyncFile", __config__=ConfigDict(extra="forbid"), syncs=(list[entry], ...))
+    schema = document.model_json_schema()
+    schema["title"] = "Tessera sync definitions"
+    return schema

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         False, description="Tests: fail, instead of skipping, when PostgreSQL or the browser is missing (CI)."
     )
     test_postgres_dsn: str = Field(
-        "postgresql://postgres@127.0.0.1:5432/test", description="Tests: the PostgreSQL the destination tests use."
+        "host=127.0.0.1 port=5432 dbname=test user=postgres", description="Tests: the PostgreSQL the tests use."
     )
     chromium: Path = Field(Path("/usr/bin/chromium"), description="Tests: the browser the UI tests drive.")
 

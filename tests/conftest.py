@@ -7,13 +7,13 @@ Markers:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestration.demo_data import GenerationSummary, generate
+from tessera.settings import settings
 
 SMALL = {"customers": 400, "days": 6, "seed": 11}
 
@@ -40,7 +40,7 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Gener
     return out, generate(out, **SMALL)
 
 
-POSTGRES_DSN = os.environ.get("TESSERA_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+POSTGRES_DSN = settings().test_postgres_dsn
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ def postgres_dsn() -> str:
     try:
         psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        if os.environ.get("TESSERA_REQUIRE_SERVICES") == "1":
+        if settings().require_services:
             pytest.fail(
                 f"PostgreSQL is required (TESSERA_REQUIRE_SERVICES=1) but unreachable at {POSTGRES_DSN}: {error}"
             )

@@ -26,7 +26,7 @@ from reverse_etl.sync_files import SyncDefinition, SyncDefinitionError, load_def
 SECRET = "webhook-test-secret"
 PURPOSES = ["email_marketing", "advertising"]
 MODES = {name: cls.modes for name, cls in DESTINATIONS.items()}
-REQUIRED = {name: cls.required_settings for name, cls in DESTINATIONS.items()}
+MODELS = {name: cls.settings_model for name, cls in DESTINATIONS.items()}
 
 
 class Receiver:
@@ -108,7 +108,7 @@ def syncs(tmp_path: Path, text: str) -> list[SyncDefinition]:
     folder = tmp_path / "syncs"
     folder.mkdir(exist_ok=True)
     (folder / "test.yml").write_text(textwrap.dedent(text), encoding="utf-8")
-    return load_definitions(folder, destination_types=MODES, purposes=PURPOSES, required=REQUIRED)
+    return load_definitions(folder, destination_types=MODES, purposes=PURPOSES, settings_models=MODELS)
 
 
 def webhook_entry(url: str, mode: str = "mirror", batch_size: int = 100, name: str = "people_hook") -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera.settings import PROJECT_DIR
+from tessera.settings import PROJECT_DIR, settings
 
-CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = str(settings().chromium)
 SCREENSHOTS = PROJECT_DIR / "logs" / "screenshots"
 LAYERS = ("loaders", "staging", "identity", "profiles", "segments", "activation", "syncs")
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (`make test` installs Debian's chromium; or set TESSERA_CHROMIUM)"
-        if os.environ.get("TESSERA_REQUIRE_SERVICES") == "1":
+        if settings().require_services:
             pytest.fail(f"Chromium is required (TESSERA_REQUIRE_SERVICES=1): {reason}")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from tessera.settings import PROJECT_DIR, consent_purposes, shown
+from tessera.yaml_files import entries
 
 DECLARATIONS_DIR = PROJECT_DIR / "segments"
 PROFILE_MODELS_YAML = PROJECT_DIR / "models" / "marts" / "customers" / "_customers__models.yml"
@@ -189,15 +190,8 @@ class _Reader:
         self.problems.append(f"{shown(self.path)}: {where}: {message}")
 
     def read(self) -> list[SegmentDeclaration]:
-        try:
-            document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            self.problems.append(f"{shown(self.path)}: not valid YAML: {error}")
-            return []
-        if not isinstance(document, dict) or not isinstance(document.get("segments"), list):
-            self.problems.append(f"{shown(self.path)}: expected a top-level `segments:` list")
-            return []
-        segments = (self.segment(f"segments[{index}]", item) for index, item in enumerate(document["segments"]))
+        items = entries(self.path, "segments", shown(self.path), self.problems)
+        segments = (self.segment(where, item) for where, item in items)
         return [segment for segment in segments if segment is not None]
 
     def segment(self, where: str, item: object) -> SegmentDeclaration | None:

@@ -23,9 +23,50 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ..retry import CredentialRefused, RetryPolicy, TokenBucket
-from ..sync_files import SyncDefinition
+from ..sync_files import EnvSecret, SyncDefinition
+
+Secret = EnvSecret  # a setting only ever read from the environment: `{env: VARIABLE}`
+Text = str | EnvSecret  # a setting written in the file, or read from the environment
+Identifier = str | int | EnvSecret  # a vendor's id (a list, an audience): written as a number or a text
+
+
+class DestinationSettings(BaseModel):
+    """What every destination's `destination:` block may say besides `type` (Singer's config_jsonschema): the
+    pacing and retry knobs, and the vendor's address. Each destination extends it with its own settings and the
+    ones it requires; an unknown setting is refused, naming the ones there are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: Text | None = Field(None, description="The vendor's API (its own by default; a stand-in's in tests).")
+    timeout_seconds: float | None = Field(None, gt=0, description="Seconds before a call gives up (30).")
+    requests_per_second: float | None = Field(None, gt=0, description="At most this many calls a second.")
+    burst: int | None = Field(None, ge=1, description="Calls allowed at once above the steady rate.")
+    max_concurrency: int | None = Field(None, ge=1, description="Batches in flight at once.")
+    batch_size: int | None = Field(None, ge=1, description="Rows per call, at most the vendor's limit.")
+    retry_attempts: int | None = Field(None, ge=1, description="Attempts of a call before the sync gives up.")
+    retry_base_seconds: float | None = Field(None, ge=0, description="The first backoff, doubling.")
+
+    @staticmethod
+    def mode(info: ValidationInfo) -> str | None:
+        """The sync's mode, which some settings depend on (given as validation context by the loader)."""
+        return (info.context or {}).get("mode")
+
+
+def required_in_audience_mode(*names: str):
+    """A model validator: `names` must be set when the sync's mode is `audience`."""
+
+    @model_validator(mode="after")
+    def check(self, info: ValidationInfo):
+        missing = [name for name in names if DestinationSettings.mode(info) == "audience" and not getattr(self, name)]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required in audience mode")
+        return self
+
+    return check
+
 
 # Operations the engine asks for: upsert/insert/update/delete rows, add/remove audience members, replace the
 # destination's whole content with the rows sent (mirror mode, full resync, where `replaces`), or erase a person
@@ -72,7 +113,7 @@ class Destination:
     operation_batch_sizes: ClassVar[dict[str, int]] = {}  # where one operation's call takes fewer rows
     default_base_url: ClassVar[str | None] = None
     replaces: ClassVar[bool] = False  # can replace its whole content in one session (operation `replace`)
-    required_settings: ClassVar[tuple[str, ...]] = ()  # refused when the sync definitions are loaded if absent
+    settings_model: ClassVar[type[DestinationSettings]] = DestinationSettings  # checked when syncs are loaded
     key_fields: tuple[str, ...] = ()  # mapped fields the vendor finds a record by: kept when the rest is cleared
     withdraw_as: ClassVar[str] = "upsert"  # the operation a withdrawal is sent as
     # For `call`: how messages name the vendor and its credential, and what to do when it is refused.

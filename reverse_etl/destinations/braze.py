@@ -22,12 +22,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
-from .base import Change, Destination, RowAnswer
+from .base import Change, Destination, DestinationSettings, RowAnswer, Secret, Text
+
+
+class BrazeSettings(DestinationSettings):
+    api_key: Secret = Field(description="A REST API key with users.track and users.delete.")
+    base_url: Text = Field(description="The REST endpoint of the Braze instance, e.g. https://rest.iad-01.braze.com.")
+    audience_attribute: str | None = Field(None, description="The custom attribute that lists audiences.")
+    audience_name: str | None = Field(None, description="This sync's name in that attribute (default: the sync's).")
 
 
 class BrazeDestination(Destination):
     type_name: ClassVar[str] = "braze"
+    settings_model: ClassVar[type[DestinationSettings]] = BrazeSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 75

@@ -11,17 +11,24 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from pydantic import Field
 
-from .base import Change, Destination, RowAnswer
+from .base import Change, Destination, DestinationSettings, RowAnswer
+
+
+class FileSettings(DestinationSettings):
+    path: str | None = Field(None, description="Under the warehouse's files folder; default exports/<sync>.csv.")
+    format: Literal["csv", "parquet"] | None = Field(None, description="Default: the path's extension, else csv.")
 
 
 class FileDestination(Destination):
     type_name: ClassVar[str] = "file"
+    settings_model: ClassVar[type[DestinationSettings]] = FileSettings
     category: ClassVar[str] = "file"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror")
     batch_size: ClassVar[int] = 1_000_000

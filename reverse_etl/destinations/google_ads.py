@@ -25,16 +25,26 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from .. import hashing
-from .base import Change, Destination, RowAnswer, json_body
+from .base import Change, Destination, DestinationSettings, Identifier, RowAnswer, Secret, json_body
 
 VERSION = "v21"
 TARGETS = ("email", "phone", "first_name", "last_name", "country", "zip")
 
 
+class GoogleAdsSettings(DestinationSettings):
+    access_token: Secret = Field(description="An OAuth access token.")
+    developer_token: Secret = Field(description="The developer token of the API access.")
+    customer_id: Identifier = Field(description="The Google Ads account, with or without dashes.")
+    user_list_id: Identifier = Field(description="The Customer Match user list.")
+    login_customer_id: Identifier | None = Field(None, description="The manager account, when it logs in.")
+
+
 class GoogleAdsDestination(Destination):
     type_name: ClassVar[str] = "google_ads_customer_match"
+    settings_model: ClassVar[type[DestinationSettings]] = GoogleAdsSettings
     category: ClassVar[str] = "advertising"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("audience", "mirror")
     batch_size: ClassVar[int] = 10_000

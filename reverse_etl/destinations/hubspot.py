@@ -26,14 +26,32 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
-from .base import Change, Destination, RowAnswer, json_body
+from .base import (
+    Change,
+    Destination,
+    DestinationSettings,
+    Identifier,
+    RowAnswer,
+    Secret,
+    json_body,
+    required_in_audience_mode,
+)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+class HubSpotSettings(DestinationSettings):
+    token: Secret = Field(description="A private app's access token.")
+    list_id: Identifier | None = Field(None, description="The static list of an audience sync.")
+
+    _audience = required_in_audience_mode("list_id")
+
+
 class HubSpotDestination(Destination):
     type_name: ClassVar[str] = "hubspot"
+    settings_model: ClassVar[type[DestinationSettings]] = HubSpotSettings
     category: ClassVar[str] = "crm"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 100

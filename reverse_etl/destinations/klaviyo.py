@@ -33,9 +33,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from ..retry import DestinationUnavailable, TokenBucket
-from .base import Change, Destination, RowAnswer, json_body
+from .base import (
+    Change,
+    Destination,
+    DestinationSettings,
+    Identifier,
+    RowAnswer,
+    Secret,
+    json_body,
+    required_in_audience_mode,
+)
 
 REVISION = "2026-07-15"
 ATTRIBUTES = frozenset(
@@ -46,8 +56,19 @@ POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+class KlaviyoSettings(DestinationSettings):
+    api_key: Secret = Field(description="A private API key.")
+    list_id: Identifier | None = Field(None, description="The list of an audience sync.")
+    deletions_per_second: float | None = Field(None, gt=0, description="Data-privacy deletions a second (0.95).")
+    poll_seconds: float | None = Field(None, gt=0, description="Seconds between two looks at a bulk job (1).")
+    job_timeout_seconds: float | None = Field(None, gt=0, description="Seconds a bulk job may take (600).")
+
+    _audience = required_in_audience_mode("list_id")
+
+
 class KlaviyoDestination(Destination):
     type_name: ClassVar[str] = "klaviyo"
+    settings_model: ClassVar[type[DestinationSettings]] = KlaviyoSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "audience")
     batch_size: ClassVar[int] = 10_000

@@ -25,16 +25,38 @@ from __future__ import annotations
 import base64
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import Field
 
 from ..hashing import mailchimp_subscriber_hash
-from .base import Change, Destination, RowAnswer, json_body
+from .base import (
+    Change,
+    Destination,
+    DestinationSettings,
+    Identifier,
+    RowAnswer,
+    Secret,
+    json_body,
+    required_in_audience_mode,
+)
+
+
+class MailchimpSettings(DestinationSettings):
+    api_key: Secret = Field(description="An API key (its suffix names the data centre).")
+    list_id: Identifier = Field(description="The audience (list) the members belong to.")
+    tag: str | None = Field(None, description="The tag that marks an audience sync's members.")
+    status: Literal["subscribed", "pending", "transactional"] | None = Field(
+        None, description="The status new members get (subscribed)."
+    )
+
+    _audience = required_in_audience_mode("tag")
 
 
 class MailchimpDestination(Destination):
     type_name: ClassVar[str] = "mailchimp"
+    settings_model: ClassVar[type[DestinationSettings]] = MailchimpSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror", "audience")
     batch_size: ClassVar[int] = 500

@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from .. import hashing
 from ..retry import CredentialRefused
-from .base import Change, Destination, RowAnswer, json_body
+from .base import Change, Destination, DestinationSettings, Identifier, RowAnswer, Secret, json_body
 
 # mapping target -> (Meta schema key, normaliser, hashed)
 KEYS: dict[str, tuple[str, Callable[[object], str | None], bool]] = {
@@ -56,8 +57,15 @@ MATCH_KEYS = frozenset({"email", "phone", "external_id", "madid"})  # enough alo
 THROTTLING = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 
 
+class MetaSettings(DestinationSettings):
+    access_token: Secret = Field(description="A system user's access token.")
+    audience_id: Identifier = Field(description="The custom audience.")
+    api_version: str | None = Field(None, description="The Graph API version (v25.0).")
+
+
 class MetaDestination(Destination):
     type_name: ClassVar[str] = "meta_custom_audience"
+    settings_model: ClassVar[type[DestinationSettings]] = MetaSettings
     category: ClassVar[str] = "advertising"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("audience", "mirror")
     batch_size: ClassVar[int] = 10_000

@@ -13,18 +13,24 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
+from pydantic import Field
 
-from .base import Change, Destination, RowAnswer
+from .base import Change, Destination, DestinationSettings, RowAnswer, Text
 
 SQL_TYPES = ((bool, "boolean"), (int, "bigint"), (float, "double precision"))
 
 
+class PostgresSettings(DestinationSettings):
+    dsn: Text = Field(description="The PostgreSQL connection string (with a password: from the environment).")
+    table: str | None = Field(None, description="schema.table; default public.<sync>.")
+
+
 class PostgresDestination(Destination):
     type_name: ClassVar[str] = "postgres"
+    settings_model: ClassVar[type[DestinationSettings]] = PostgresSettings
     category: ClassVar[str] = "database"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror")
     batch_size: ClassVar[int] = 1000
-    required_settings: ClassVar[tuple[str, ...]] = ("dsn",)
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)

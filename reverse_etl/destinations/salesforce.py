@@ -22,13 +22,22 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from ..retry import DestinationUnavailable
-from .base import BatchRejected, Change, Destination, RowAnswer, json_body
+from .base import BatchRejected, Change, Destination, DestinationSettings, RowAnswer, Secret, json_body
+
+
+class SalesforceSettings(DestinationSettings):
+    access_token: Secret = Field(description="An OAuth access token.")
+    external_id_field: str = Field(description="The object's external id field, which the mapping fills.")
+    sobject: str | None = Field(None, description="The object (Contact).")
+    api_version: str | None = Field(None, description="The REST API version (v62.0).")
 
 
 class SalesforceDestination(Destination):
     type_name: ClassVar[str] = "salesforce"
+    settings_model: ClassVar[type[DestinationSettings]] = SalesforceSettings
     category: ClassVar[str] = "crm"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "mirror")
     batch_size: ClassVar[int] = 200

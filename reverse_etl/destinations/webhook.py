@@ -27,17 +27,23 @@ from pathlib import Path
 from typing import ClassVar
 
 import httpx
+from pydantic import Field
 
-from .base import BatchRejected, Change, Destination, RowAnswer
+from .base import BatchRejected, Change, Destination, DestinationSettings, RowAnswer, Secret, Text
+
+
+class WebhookSettings(DestinationSettings):
+    url: Text = Field(description="Where the signed batches are posted.")
+    secret: Secret = Field(description="The HMAC key the receiver checks the signature with.")
 
 
 class WebhookDestination(Destination):
     type_name: ClassVar[str] = "webhook"
+    settings_model: ClassVar[type[DestinationSettings]] = WebhookSettings
     category: ClassVar[str] = "webhook"  # its kind, for the consent policy
     modes: ClassVar[tuple[str, ...]] = ("upsert", "insert", "update", "mirror", "audience")
     batch_size: ClassVar[int] = 100
     withdraw_as: ClassVar[str] = "withdraw"  # sent as such: the receiver decides what clearing means
-    required_settings: ClassVar[tuple[str, ...]] = ("url", "secret")  # never signed with a missing key
 
     def __init__(self, sync, workdir: Path) -> None:
         super().__init__(sync, workdir)
