@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/loaders.py
 
 clean:
-	rm -rf warehouse data target logs .dagster_home
+	rm -rf warehouse data target logs .dagster_home macros/segments/segment_models.sql models/segments/declared models/activation/_syncs__exposures.yml

@@ -17,8 +17,12 @@ import typer
 
 from tessera.settings import PROJECT_DIR, SettingsError, settings
 
+# Plain help (rich_markup_mode=None): flags read as flags (`--demo`), not as options taking a `<bool>`.
 app = typer.Typer(
-    help="Tessera, the warehouse-native customer data platform.", no_args_is_help=True, add_completion=False
+    help="Tessera, the warehouse-native customer data platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -465,6 +469,7 @@ files_app = typer.Typer(
     help="Landing files: what was loaded, with rows, quarantine and validation (the default); retract one.",
     invoke_without_command=True,
     no_args_is_help=False,
+    rich_markup_mode=None,
 )
 app.add_typer(files_app, name="files")
 
@@ -541,6 +546,7 @@ segments_app = typer.Typer(
     help="Segments: report sizes, changes and overlaps (the default), or compile the declared ones.",
     invoke_without_command=True,
     no_args_is_help=False,
+    rich_markup_mode=None,
 )
 app.add_typer(segments_app, name="segments")
 

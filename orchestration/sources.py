@@ -1,4 +1,4 @@
-"""The landing contract (`shared/contracts/sources.md`) as data.
+"""The landing contract (`docs/contracts/sources.md`) as data.
 
 One place describes every source: its folder, file format, columns and their types, and the record id. The demo
 generator writes files from it, the loaders read and validate files against it, and the tests compare the two.

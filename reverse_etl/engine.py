@@ -50,7 +50,7 @@ from tessera.warehouse import connect, read_only, table_exists
 
 from .destinations import DESTINATIONS
 from .destinations.base import Change, Destination, RowAnswer
-from .retry import CredentialRefused, DestinationUnavailable
+from .retry import FatalError, RetriableError
 from .state import Acknowledged, Erasure, ErasureAttempt, RowOutcome, SyncState, read_acknowledged
 from .sync_files import ConsentPolicy, SyncDefinition, condition_problem, load_definitions
 
@@ -204,9 +204,9 @@ def _run_one(
                         result.problems[planned.change.record_key] = problems
             else:
                 _send(sync, destination, state, run_id, result, progress)
-    except DestinationUnavailable as error:
+    except RetriableError as error:
         result.status, result.error, result.retryable = "failed", str(error), True
-    except (CredentialRefused, SyncFailed) as error:  # fatal: a person must act; trying again changes nothing
+    except (FatalError, SyncFailed) as error:  # fatal: a person must act; trying again changes nothing
         result.status, result.error = "failed", str(error)
     except Exception as error:  # a destination's bug must not take the other syncs down
         result.status, result.error = "failed", f"{type(error).__name__}: {error}"

@@ -1,4 +1,6 @@
-"""One retry policy and one rate limiter for every destination (STYLE: declared per destination class).
+"""One retry policy and one rate limiter for every destination (STYLE: declared per destination class), and the
+two kinds of error a sync stops with: `RetriableError` (down, throttled past the budget) and `FatalError` (a refused
+credential, an exhausted allowance, a bad configuration), which the engine and Dagster never retry.
 
 - `RetryPolicy`: 429, 5xx and timeouts are retried with exponential backoff and full jitter, honouring the
   server's `Retry-After` (seconds or an HTTP date) or a vendor hint the destination extracts; any other 4xx is
@@ -21,14 +23,30 @@ import httpx
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class DestinationUnavailable(RuntimeError):
-    """Retries are exhausted: the destination is down, overloaded or unreachable. Nothing was acknowledged; a later
-    attempt may succeed."""
+class RetriableError(RuntimeError):
+    """A sync stopped for a passing reason: a later attempt may succeed, so its step is tried again."""
 
 
-class CredentialRefused(RuntimeError):
-    """The destination refused the credential (a 401, 403, or the vendor's own code): fatal, never retried, since
-    only a person can fix it (and retrying a refused key can lock an account). Nothing was acknowledged."""
+class FatalError(RuntimeError):
+    """A sync stopped for a reason only a person can fix: never tried again (retrying a refused key can lock an
+    account, and an exhausted allowance is only spent faster)."""
+
+
+class DestinationUnavailable(RetriableError):
+    """Retries are exhausted: the destination is down, overloaded, throttling past the retry budget, or
+    unreachable. Nothing was acknowledged."""
+
+
+class CredentialRefused(FatalError):
+    """The destination refused the credential (a 401, 403, or the vendor's own code). Nothing was acknowledged."""
+
+
+class AllowanceExhausted(FatalError):
+    """The vendor's allowance of requests (a daily API limit) is spent: nothing more goes until it renews."""
+
+
+class DestinationMisconfigured(FatalError):
+    """The destination cannot be used as the sync defines it (a setting its vendor refuses)."""
 
 
 @dataclass(frozen=True)

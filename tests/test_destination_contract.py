@@ -327,6 +327,7 @@ def test_the_vendors_throttling_and_5xx_are_retried_until_it_accepts(tmp_path: P
     result = run(warehouse, sync)
     if not case.throttling_retried:  # Salesforce: the org's allowance is spent; the sync stops, nothing lost
         assert result.status == "failed" and "REQUEST_LIMIT_EXCEEDED" in result.error
+        assert result.retryable is False, "an exhausted allowance is fatal: retrying only spends it faster"
         result = run(warehouse, sync)
     assert (result.status, result.accepted) == ("succeeded", 5), result.error
     assert case.held(stand_in) == {case.key(i) for i in range(5)}

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -75,6 +76,52 @@ def test_a_second_run_with_no_new_files_changes_nothing(first_run) -> None:
     total = next(line for line in again.stdout.splitlines() if line.strip().startswith("total"))
     assert total.split()[1:] == ["0", str(len(SOURCES) * 6), "0", "0"], total
     assert snapshot(warehouse) == before
+
+
+def test_a_refused_credential_fails_its_sync_once_through_tessera_run_and_is_not_retried(
+    first_run, tmp_path: Path
+) -> None:
+    """A HubSpot sync whose token the vendor refuses, beside the demo's file sync: `tessera run` fails naming it,
+    HubSpot was asked once (no retry inside the call, by the step, or by Dagster), and the file sync still ran."""
+    import dagster as dg
+
+    from reverse_etl.standins.hubspot import HubSpotStandIn
+
+    _, built, landing, _ = first_run
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy2(built, warehouse)
+    syncs = tmp_path / "syncs"
+    syncs.mkdir()
+    shutil.copy2(PROJECT_DIR / "reverse_etl" / "syncs" / "demo.yml", syncs / "demo.yml")
+    (syncs / "crm.yml").write_text(
+        textwrap.dedent("""
+        syncs:
+          - name: customers_to_hubspot
+            model: sync_customers
+            destination: {type: hubspot, base_url: {env: HUBSPOT_URL}, token: {env: HUBSPOT_TOKEN}, max_concurrency: 1}
+            mode: upsert
+            primary_key: customer_id
+            mapping: {email: email}
+            consent: email_marketing
+        """),
+        encoding="utf-8",
+    )
+    home = tmp_path / "dagster_home"
+    with HubSpotStandIn() as hubspot:
+        env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse), TESSERA_LANDING_DIR=str(landing),
+                   TESSERA_SYNCS_DIR=str(syncs), TESSERA_STEP_RETRY_SECONDS="0", DAGSTER_HOME=str(home),
+                   HUBSPOT_URL=hubspot.url, HUBSPOT_TOKEN="a-revoked-token")  # fmt: skip
+        result = subprocess.run([sys.executable, "-m", "orchestration", "run"], env=env, capture_output=True,
+                                text=True, timeout=900)  # fmt: skip
+        output = result.stdout
+        assert result.returncode == 1, output + result.stderr
+        assert "FAILED: sync customers_to_hubspot: HubSpot refused the token (HTTP 401)" in output, output
+        assert "sync vip_members_file:" in output, "the other sync ran"
+        assert hubspot.refused_credentials == 1, "asked once (one batch at a time): never retried"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        retries = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
+        assert retries == [], "Dagster did not retry the step"
 
 
 def test_a_failure_exits_non_zero_and_says_what_failed(first_run, tmp_path: Path) -> None:
@@ -197,7 +244,7 @@ def test_query_prints_a_mart_and_names_a_bad_query(first_run) -> None:
 
 
 def test_the_demo_segments_reach_every_saas_stand_in(first_run, tmp_path: Path) -> None:
-    """What `tessera demo` does after the pipeline: the syncs of reverse_etl/syncs/demo_saas/ against every
+    """What `tessera demo` does after the pipeline: the syncs of orchestration/demo_data/saas_syncs/ against every
     stand-in, each holding what the activation models say it should."""
     from orchestration.demo_data.saas import STAND_INS, running_stand_ins, sync_to_stand_ins
 

@@ -1,4 +1,4 @@
-"""The demo retailer's data: `generate` writes a landing folder per `shared/contracts/sources.md`.
+"""The demo retailer's data: `generate` writes a landing folder per `docs/contracts/sources.md`.
 
 Deterministic (the same arguments give the same bytes) and streaming (memory does not grow with the number of
 customers), so the same generator serves a five-second demo and a million-customer benchmark.

@@ -97,7 +97,7 @@ def _check_columns(display_name: str, source: Source, found: list[str]) -> None:
             problems.append(f"unknown column(s) {', '.join(unknown)}")
         raise LandingFileError(
             f"{display_name}: {' and '.join(problems)}; the {source.name} contract is: "
-            f"{', '.join(source.column_names)} (see shared/contracts/sources.md)"
+            f"{', '.join(source.column_names)} (see docs/contracts/sources.md)"
         )
 
 

@@ -9,23 +9,19 @@ the destination answered. The engine does the rest: change capture, batching, st
   message must never carry personal data (destinations pass the vendor's error code and field names, not values).
 - A whole batch refused at once (`BatchRejected`, an all-or-nothing API) is split in halves, and again, until
   the bad rows are isolated and the good ones accepted.
-- Transient failures are retried inside `send_batch` by the shared `RetryPolicy`; when retries run out it
-  raises `DestinationUnavailable` (retriable: a later attempt may succeed) and the sync stops with nothing of
-  that batch acknowledged. A refused credential raises `CredentialRefused`: fatal, never retried.
+- A destination over HTTP (every SaaS tool and the webhook) is an `HttpDestination` (`http.py`): the rate
+  limiter, the retry policy and its one response classifier. The file and PostgreSQL destinations are plain
+  `Destination`s.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from ..retry import CredentialRefused, RetryPolicy, TokenBucket
 from ..sync_files import EnvSecret, SyncDefinition
 
 Secret = EnvSecret  # a setting only ever read from the environment: `{env: VARIABLE}`
@@ -73,7 +69,6 @@ def required_in_audience_mode(*names: str):
 # with the vendor's own deletion mechanism, whatever the sync's mode (every destination implements it).
 # `withdraw` clears a row's marketing fields, keeping the fields the destination keys on (`key_fields`), when the
 # person withdrew the sync's consent or was suppressed and the mode never deletes; by default it is an upsert.
-OPERATIONS = ("upsert", "insert", "update", "delete", "add", "remove", "replace", "erase", "withdraw")
 
 
 @dataclass(frozen=True)
@@ -89,14 +84,6 @@ class RowAnswer:
     record_key: str
     accepted: bool
     error: str | None = None
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The answer's JSON, or None when it has none."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 class BatchRejected(Exception):
@@ -116,29 +103,14 @@ class Destination:
     settings_model: ClassVar[type[DestinationSettings]] = DestinationSettings  # checked when syncs are loaded
     key_fields: tuple[str, ...] = ()  # mapped fields the vendor finds a record by: kept when the rest is cleared
     withdraw_as: ClassVar[str] = "upsert"  # the operation a withdrawal is sent as
-    # For `call`: how messages name the vendor and its credential, and what to do when it is refused.
-    vendor: ClassVar[str] = ""
-    credential: ClassVar[str] = "token"
-    credential_remedy: ClassVar[str] = "check it"
-    refused_statuses: ClassVar[tuple[int, ...]] = (401, 403)
-    client: httpx.Client
     max_concurrency: ClassVar[int] = 1  # batches in flight at once
-    requests_per_second: ClassVar[float | None] = None
-    burst: ClassVar[int] = 1
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init__(self, sync: SyncDefinition, workdir: Path) -> None:
         """`workdir`: the folder relative paths in settings lead to (engine.files_folder of the warehouse)."""
         self.sync = sync
         self.workdir = workdir
-        rate = sync.settings.get("requests_per_second", self.requests_per_second)
-        self.bucket = TokenBucket(float(rate), int(sync.settings.get("burst", self.burst))) if rate else None
         self.max_concurrency = int(sync.settings.get("max_concurrency", self.max_concurrency))
         self.batch_size = min(int(sync.settings.get("batch_size", self.batch_size)), type(self).batch_size)
-        self.retry_policy = RetryPolicy(
-            attempts=int(sync.settings.get("retry_attempts", self.retry_policy.attempts)),
-            base_seconds=float(sync.settings.get("retry_base_seconds", self.retry_policy.base_seconds)),
-        )
 
     def declare(self, types: dict[str, Any]) -> None:
         """The Arrow type of each mapped field in the activation model (None for a constant), given before
@@ -152,23 +124,6 @@ class Destination:
 
     def batch_size_for(self, operation: str) -> int:
         return min(self.batch_size, self.operation_batch_sizes.get(operation, self.batch_size))
-
-    def http_client(self, headers: dict[str, str]) -> httpx.Client:
-        """A client for the vendor's API at the sync's `base_url` (the vendor's by default; a stand-in's in tests
-        and the demo), with the sync's `timeout_seconds`."""
-        base_url = self.sync.setting("base_url", self.default_base_url)
-        if not base_url:
-            raise ValueError(f"sync {self.sync.name}: destination.base_url is required")
-        timeout = float(self.sync.setting("timeout_seconds", 30))
-        return httpx.Client(base_url=str(base_url).rstrip("/"), headers=headers, timeout=timeout)
-
-    def transient(self, response: httpx.Response) -> bool:
-        """Whether an answer outside 429/5xx still means "try again later" (a vendor's throttling code)."""
-        return False
-
-    def retry_hint(self, response: httpx.Response) -> float | None:
-        """Seconds the vendor asks to wait, when it says so other than with Retry-After."""
-        return None
 
     def unsendable(self, operation: str, change: Change) -> str | None:
         """Why this row cannot be sent at all (no identifier the vendor keys on), or None. The engine rejects
@@ -196,52 +151,5 @@ class Destination:
             middle = len(changes) // 2
             return self.send(operation, changes[:middle]) + self.send(operation, changes[middle:])
 
-    def request(
-        self,
-        send: Callable[[], httpx.Response],
-        refused: str,
-        remedy: str,
-        refused_statuses: tuple[int, ...] = (401, 403),
-    ) -> httpx.Response:
-        """One HTTP call the shared way: a token from the rate limiter before every attempt, the retry policy
-        around it, and a refused credential (401, 403, or the vendor's `refused_statuses`) stopping the sync as
-        `<refused> (HTTP n): <remedy>`."""
-
-        def attempt() -> httpx.Response:
-            if self.bucket:
-                self.bucket.take()
-            return send()
-
-        response = self.retry_policy.call(attempt, transient=self.transient, hint=self.retry_hint)
-        if response.status_code in refused_statuses:
-            raise CredentialRefused(f"{refused} (HTTP {response.status_code}): {remedy}")
-        return response
-
-    def call(self, method: str, path: str, payload: Any = None, params: dict[str, str] | None = None) -> Any:
-        """A JSON call to the vendor's API through `request`: its decoded answer, or BatchRejected naming the
-        HTTP status and the vendor's error code (`error_code`)."""
-        response = self.call_raw(method, path, payload, params)
-        if response.status_code >= 400:
-            raise BatchRejected(f"{self.vendor} HTTP {response.status_code} {self.error_code(response)}".rstrip())
-        return response.json() if response.content else {}
-
-    def call_raw(
-        self, method: str, path: str, payload: Any = None, params: dict[str, str] | None = None
-    ) -> httpx.Response:
-        content = None if payload is None else json.dumps(payload, default=str).encode()
-        return self.request(
-            lambda: self.client.request(method, path, content=content, params=params),
-            refused=f"{self.vendor} refused the {self.credential}",
-            remedy=self.credential_remedy,
-            refused_statuses=self.refused_statuses,
-        )
-
-    def error_code(self, response: httpx.Response) -> str:
-        """The vendor's error code(s) in an error answer, never its message (which can quote the values sent).
-        May raise DestinationUnavailable for an error no batch split can cure (an exhausted allowance)."""
-        return ""
-
     def close(self) -> None:
         """Releases connections; a run calls it once, whatever happened."""
-        if client := getattr(self, "client", None):
-            client.close()

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from .base import Change, Destination, DestinationSettings, RowAnswer, Secret, Text
+from .base import Change, DestinationSettings, RowAnswer, Secret, Text
+from .http import HttpDestination
 
 
 class BrazeSettings(DestinationSettings):
@@ -34,7 +35,7 @@ class BrazeSettings(DestinationSettings):
     audience_name: str | None = Field(None, description="This sync's name in that attribute (default: the sync's).")
 
 
-class BrazeDestination(Destination):
+class BrazeDestination(HttpDestination):
     type_name: ClassVar[str] = "braze"
     settings_model: ClassVar[type[DestinationSettings]] = BrazeSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy

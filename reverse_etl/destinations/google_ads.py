@@ -28,7 +28,8 @@ import httpx
 from pydantic import Field
 
 from .. import hashing
-from .base import Change, Destination, DestinationSettings, Identifier, RowAnswer, Secret, json_body
+from .base import Change, DestinationSettings, Identifier, RowAnswer, Secret
+from .http import HttpDestination, json_body
 
 VERSION = "v21"
 TARGETS = ("email", "phone", "first_name", "last_name", "country", "zip")
@@ -42,7 +43,7 @@ class GoogleAdsSettings(DestinationSettings):
     login_customer_id: Identifier | None = Field(None, description="The manager account, when it logs in.")
 
 
-class GoogleAdsDestination(Destination):
+class GoogleAdsDestination(HttpDestination):
     type_name: ClassVar[str] = "google_ads_customer_match"
     settings_model: ClassVar[type[DestinationSettings]] = GoogleAdsSettings
     category: ClassVar[str] = "advertising"  # its kind, for the consent policy

@@ -28,16 +28,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from .base import (
-    Change,
-    Destination,
-    DestinationSettings,
-    Identifier,
-    RowAnswer,
-    Secret,
-    json_body,
-    required_in_audience_mode,
-)
+from .base import Change, DestinationSettings, Identifier, RowAnswer, Secret, required_in_audience_mode
+from .http import HttpDestination, json_body
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -49,7 +41,7 @@ class HubSpotSettings(DestinationSettings):
     _audience = required_in_audience_mode("list_id")
 
 
-class HubSpotDestination(Destination):
+class HubSpotDestination(HttpDestination):
     type_name: ClassVar[str] = "hubspot"
     settings_model: ClassVar[type[DestinationSettings]] = HubSpotSettings
     category: ClassVar[str] = "crm"  # its kind, for the consent policy

@@ -36,16 +36,8 @@ import httpx
 from pydantic import Field
 
 from ..retry import DestinationUnavailable, TokenBucket
-from .base import (
-    Change,
-    Destination,
-    DestinationSettings,
-    Identifier,
-    RowAnswer,
-    Secret,
-    json_body,
-    required_in_audience_mode,
-)
+from .base import Change, DestinationSettings, Identifier, RowAnswer, Secret, required_in_audience_mode
+from .http import HttpDestination, json_body
 
 REVISION = "2026-07-15"
 ATTRIBUTES = frozenset(
@@ -66,7 +58,7 @@ class KlaviyoSettings(DestinationSettings):
     _audience = required_in_audience_mode("list_id")
 
 
-class KlaviyoDestination(Destination):
+class KlaviyoDestination(HttpDestination):
     type_name: ClassVar[str] = "klaviyo"
     settings_model: ClassVar[type[DestinationSettings]] = KlaviyoSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy

@@ -31,16 +31,8 @@ import httpx
 from pydantic import Field
 
 from ..hashing import mailchimp_subscriber_hash
-from .base import (
-    Change,
-    Destination,
-    DestinationSettings,
-    Identifier,
-    RowAnswer,
-    Secret,
-    json_body,
-    required_in_audience_mode,
-)
+from .base import Change, DestinationSettings, Identifier, RowAnswer, Secret, required_in_audience_mode
+from .http import HttpDestination, json_body
 
 
 class MailchimpSettings(DestinationSettings):
@@ -54,7 +46,7 @@ class MailchimpSettings(DestinationSettings):
     _audience = required_in_audience_mode("tag")
 
 
-class MailchimpDestination(Destination):
+class MailchimpDestination(HttpDestination):
     type_name: ClassVar[str] = "mailchimp"
     settings_model: ClassVar[type[DestinationSettings]] = MailchimpSettings
     category: ClassVar[str] = "email"  # its kind, for the consent policy

@@ -37,7 +37,8 @@ from pydantic import Field
 
 from .. import hashing
 from ..retry import CredentialRefused
-from .base import Change, Destination, DestinationSettings, Identifier, RowAnswer, Secret, json_body
+from .base import Change, DestinationSettings, Identifier, RowAnswer, Secret
+from .http import HttpDestination, json_body
 
 # mapping target -> (Meta schema key, normaliser, hashed)
 KEYS: dict[str, tuple[str, Callable[[object], str | None], bool]] = {
@@ -63,7 +64,7 @@ class MetaSettings(DestinationSettings):
     api_version: str | None = Field(None, description="The Graph API version (v25.0).")
 
 
-class MetaDestination(Destination):
+class MetaDestination(HttpDestination):
     type_name: ClassVar[str] = "meta_custom_audience"
     settings_model: ClassVar[type[DestinationSettings]] = MetaSettings
     category: ClassVar[str] = "advertising"  # its kind, for the consent policy
@@ -173,11 +174,13 @@ class MetaDestination(Destination):
                 "estimated_num_total": self._session["total"],
             }
 
-    def error_code(self, response: httpx.Response) -> str:
-        code = _error(response).get("code", "?")
-        if code == 190:
+    def classify(self, response: httpx.Response) -> None:
+        if response.status_code >= 400 and _error(response).get("code") == 190:
             raise CredentialRefused("Meta refused the access token (error 190): check it or renew it")
-        return f"error {code}"
+        super().classify(response)
+
+    def error_code(self, response: httpx.Response) -> str:
+        return f"error {_error(response).get('code', '?')}"
 
 
 def _schema_keys(target: str) -> list[str]:

@@ -24,8 +24,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from ..retry import DestinationUnavailable
-from .base import BatchRejected, Change, Destination, DestinationSettings, RowAnswer, Secret, json_body
+from ..retry import AllowanceExhausted
+from .base import BatchRejected, Change, DestinationSettings, RowAnswer, Secret
+from .http import HttpDestination, json_body
 
 
 class SalesforceSettings(DestinationSettings):
@@ -35,7 +36,7 @@ class SalesforceSettings(DestinationSettings):
     api_version: str | None = Field(None, description="The REST API version (v62.0).")
 
 
-class SalesforceDestination(Destination):
+class SalesforceDestination(HttpDestination):
     type_name: ClassVar[str] = "salesforce"
     settings_model: ClassVar[type[DestinationSettings]] = SalesforceSettings
     category: ClassVar[str] = "crm"  # its kind, for the consent policy
@@ -93,13 +94,18 @@ class SalesforceDestination(Destination):
             self.call("DELETE", f"{self.api}/composite/sobjects", params={"ids": ",".join(ids), "allOrNone": "false"})
         return [RowAnswer(change.record_key, True) for change in changes]  # a record Salesforce lacks is gone
 
+    def classify(self, response: httpx.Response) -> None:
+        if response.status_code >= 400 and "REQUEST_LIMIT_EXCEEDED" in self.error_code(response):
+            raise AllowanceExhausted(
+                "Salesforce's API request allowance is exhausted (REQUEST_LIMIT_EXCEEDED): nothing more is sent until "
+                "it renews (a rolling 24 hours); not retried"
+            )
+        super().classify(response)
+
     def error_code(self, response: httpx.Response) -> str:
         body = json_body(response)
         items = body if isinstance(body, list) else [body]
-        codes = ",".join(sorted({str(item.get("errorCode", "")) for item in items if isinstance(item, dict)}))
-        if "REQUEST_LIMIT_EXCEEDED" in codes:
-            raise DestinationUnavailable("Salesforce's API request allowance is exhausted (REQUEST_LIMIT_EXCEEDED)")
-        return codes
+        return ",".join(sorted({str(item.get("errorCode", "")) for item in items if isinstance(item, dict)}))
 
 
 def _value(value: Any) -> Any:

@@ -29,7 +29,8 @@ from typing import ClassVar
 import httpx
 from pydantic import Field
 
-from .base import BatchRejected, Change, Destination, DestinationSettings, RowAnswer, Secret, Text
+from .base import BatchRejected, Change, DestinationSettings, RowAnswer, Secret, Text
+from .http import HttpDestination
 
 
 class WebhookSettings(DestinationSettings):
@@ -37,7 +38,7 @@ class WebhookSettings(DestinationSettings):
     secret: Secret = Field(description="The HMAC key the receiver checks the signature with.")
 
 
-class WebhookDestination(Destination):
+class WebhookDestination(HttpDestination):
     type_name: ClassVar[str] = "webhook"
     settings_model: ClassVar[type[DestinationSettings]] = WebhookSettings
     category: ClassVar[str] = "webhook"  # its kind, for the consent policy

@@ -60,6 +60,7 @@ class StandIn:
         self.faults = Faults()
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, body) of each accepted request
         self.rejected_for_rate = 0
+        self.refused_credentials = 0  # requests answered as unauthorised
         self._in_flight = 0
         self._recent: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -107,6 +108,7 @@ class StandIn:
                 self.faults.throttle_storm -= 1
                 return self.rate_limited()
             if not self.authorized(headers, path):
+                self.refused_credentials += 1
                 return self.unauthorized()
             now = time.monotonic()
             limits = self.rate_limits(method, urlsplit(path).path)

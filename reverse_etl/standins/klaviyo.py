@@ -33,7 +33,6 @@ IMPORT_LIMIT = 10_000
 PAYLOAD_LIMIT = 5 * 1024 * 1024
 LIST_CALL_LIMIT = 1_000
 FILTER_VALUES_LIMIT = 100
-PAGE = 100
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ANY_EMAIL = re.compile(r"^any\(email,\[(?P<values>.*)\]\)$")
 PER = {"s": 1.0, "m": 60.0, "d": 86_400.0}

@@ -1,7 +1,8 @@
 {#-
     Every candidate value of every golden-record attribute, from every record of every customer, ranked by the
     survivorship rule: the source's priority (var `survivorship_source_priority`), then the most recent record.
-    Blocked values (placeholders, a kiosk's email) are never candidates. Rank 1 is the golden value.
+    Blocked values (placeholders, a kiosk's email) and empty texts are never candidates; ties go to the
+    smallest value. Rank 1 is the golden value (unit tests: _identity__unit_tests.yml).
 -#}
 
 with records as (
@@ -85,7 +86,7 @@ candidates as (
         {{ column }} as attribute_value,
         {{ occurred_at }} as occurred_at
     from {{ cte }}
-    where {{ column }} is not null
+    where {{ column }} is not null and trim({{ column }}) <> ''  {#- an empty text is no value #}
     {{ "union all" if not loop.last }}
     {%- endfor %}
 
