@@ -207,18 +207,17 @@ SCHEMAS = PROJECT_DIR / "docs" / "schemas"
 
 @app.command()
 def schemas() -> None:
-    """Write the JSON Schema of the sync files (docs/schemas/syncs.schema.json) that editors validate against;
-    the tests check it is current."""
+    """Write the JSON Schemas of the sync and segment files (docs/schemas/) that editors validate them against;
+    the tests check they are current."""
     import json
 
-    from reverse_etl.destinations import DESTINATIONS
-    from reverse_etl.sync_files import json_schema
+    from .prepare import schemas as made
 
     SCHEMAS.mkdir(parents=True, exist_ok=True)
-    schema = json_schema({name: cls.settings_model for name, cls in DESTINATIONS.items()})
-    path = SCHEMAS / "syncs.schema.json"
-    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    typer.echo(f"Wrote {path.relative_to(PROJECT_DIR)}")
+    for name, schema in made().items():
+        path = SCHEMAS / name
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        typer.echo(f"Wrote {path.relative_to(PROJECT_DIR)}")
 
 
 @app.command()

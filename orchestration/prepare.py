@@ -116,6 +116,19 @@ def known_events(warehouse: Path) -> dict[str, set[str]] | None:
     return {source: set(types) for source, types in rows}
 
 
+def schemas() -> dict[str, dict]:
+    """The JSON Schemas of the files people write, by file name under docs/schemas/ (`tessera schemas`)."""
+    from reverse_etl.destinations import DESTINATIONS
+    from reverse_etl.sync_files import json_schema as sync_schema
+
+    from .segments.declarations import json_schema as segment_schema
+
+    return {
+        "syncs.schema.json": sync_schema({name: cls.settings_model for name, cls in DESTINATIONS.items()}),
+        "segments.schema.json": segment_schema(),
+    }
+
+
 def write_exposures(syncs: list[SyncDefinition], project_dir: Path = PROJECT_DIR) -> bool:
     """A dbt exposure per sync: which destination each activation model feeds, in which mode, under which
     consent, and when."""

@@ -29,16 +29,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from tessera.settings import PROJECT_DIR, consent_purposes, shown
-from tessera.yaml_files import entries
+from tessera.yaml_files import entries, plain
 
 DECLARATIONS_DIR = PROJECT_DIR / "segments"
 PROFILE_MODELS_YAML = PROJECT_DIR / "models" / "marts" / "customers" / "_customers__models.yml"
-EVENT_SOURCES = ("web_events", "app_events", "orders", "pos_transactions", "email_events", "support_tickets")
+EventSource = Literal["web_events", "app_events", "orders", "pos_transactions", "email_events", "support_tickets"]
+EVENT_SOURCES = get_args(EventSource)
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -164,8 +177,7 @@ def read_declarations(
     problems: list[str] = []
     declarations: list[SegmentDeclaration] = []
     for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-        reader = _Reader(path, traits, purposes, problems)
-        declarations.extend(reader.read())
+        declarations.extend(read_file(path, traits, purposes, problems))
     seen: dict[str, Path] = {}
     unique: list[SegmentDeclaration] = []
     for declaration in declarations:
@@ -180,163 +192,311 @@ def read_declarations(
     return unique, problems
 
 
-class _Reader:
-    """Reads one file; appends a problem per mistake (with its place) and keeps going."""
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
 
-    def __init__(self, path: Path, traits: dict[str, str], purposes: list[str], problems: list[str]) -> None:
-        self.path, self.traits, self.purposes, self.problems = path, traits, purposes, problems
 
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{shown(self.path)}: {where}: {message}")
+class _Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    def read(self) -> list[SegmentDeclaration]:
-        items = entries(self.path, "segments", shown(self.path), self.problems)
-        segments = (self.segment(where, item) for where, item in items)
-        return [segment for segment in segments if segment is not None]
 
-    def segment(self, where: str, item: object) -> SegmentDeclaration | None:
-        problems_before = len(self.problems)
-        if not isinstance(item, dict):
-            self.problem(where, "expected a mapping with name, description, owner, consent and conditions")
-            return None
-        name = item.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
-            self.problem(f"{where}.name", f"{name!r} is not a segment name (lowercase letters, digits and _)")
-        else:
-            where = f"{where} ({name})"
-        unknown = sorted(set(item) - {"name", "description", "owner", "consent", "conditions"})
-        if unknown:
-            self.problem(where, f"unknown field(s) {', '.join(unknown)}")
-        for field in ("description", "owner"):
-            if not isinstance(item.get(field), str) or not item[field].strip():
-                self.problem(f"{where}.{field}", "required: a non-empty text")
-        consent = item.get("consent")
-        if consent not in [*self.purposes, "none"]:
-            self.problem(
-                f"{where}.consent",
-                f"{consent!r} is not a consent purpose; use one of {', '.join(self.purposes)}, or none",
-            )
-        if "conditions" not in item:
-            self.problem(f"{where}.conditions", "required")
-            return None
-        condition = self.condition(f"{where}.conditions", item["conditions"])
-        if condition is None or len(self.problems) > problems_before:
-            return None
-        return SegmentDeclaration(
-            name=name,
-            description=item["description"].strip(),
-            owner=item["owner"].strip(),
-            consent=None if consent == "none" else consent,
-            condition=condition,
-            declared_in=self.path,
+def _alone(key: str, hint: str):
+    @model_validator(mode="before")
+    @classmethod
+    def check(cls, value: object) -> object:
+        _check(isinstance(value, dict) and set(value) == {key}, f"`{key}` stands alone; {hint}")
+        return value
+
+    return check
+
+
+def _members(value: object) -> object:
+    _check(isinstance(value, list) and bool(value), "expected a non-empty list of conditions")
+    return value
+
+
+class AllOfModel(_Condition):
+    """Every condition holds."""
+
+    all: list[ConditionModel] = Field(min_length=1)
+    _alone = _alone("all", "nest other fields in its list")
+    _list = field_validator("all", mode="before")(_members)
+
+
+class AnyOfModel(_Condition):
+    """At least one condition holds."""
+
+    any: list[ConditionModel] = Field(min_length=1)
+    _alone = _alone("any", "nest other fields in its list")
+    _list = field_validator("any", mode="before")(_members)
+
+
+class NotModel(_Condition):
+    """The condition does not hold."""
+
+    not_: ConditionModel = Field(alias="not")
+    _alone = _alone("not", "put the negated condition under it")
+
+
+class EventConditionModel(_Condition):
+    """How many of the customer's events of a type (from one source, with some properties) in a window."""
+
+    event: str = Field(description="An event type of marts.customer_events, such as Product Viewed.")
+    source: EventSource | None = Field(None, description="Only the events of this source.")
+    within: str | None = Field(
+        None, description="A window: 24h, 7d, 2w; all history without it.", pattern=WINDOW.pattern
+    )
+    properties: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    at_least: int | None = Field(None, ge=0)
+    at_most: int | None = Field(None, ge=0)
+    exactly: int | None = Field(None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields(cls, value: object) -> object:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"event", "source", "within", "properties", *COUNT_KEYS})
+            _check(not unknown, f"unknown field(s) {', '.join(unknown)} in an event condition")
+            counts = [key for key in COUNT_KEYS if key in value]
+            _check(len(counts) <= 1, f"give one of {', '.join(COUNT_KEYS)}, not {' and '.join(counts)}")
+        return value
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _event(cls, value: object) -> object:
+        _check(isinstance(value, str) and bool(value.strip()), "expected an event type, such as Product Viewed")
+        return value.strip()
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: object) -> object:
+        _check(value is None or value in EVENT_SOURCES,
+               f"{value!r} is not an event source; use one of {', '.join(EVENT_SOURCES)}")  # fmt: skip
+        return value
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: object) -> object:
+        _check(
+            window_hours(value) is not None, f"{value!r} is not a time window; write a number and a unit: 24h, 7d, 2w"
         )
+        return value
 
-    def condition(self, where: str, item: object) -> Condition | None:
-        if not isinstance(item, dict) or not item:
-            self.problem(where, "expected a condition: all, any, not, an event condition or a trait condition")
-            return None
-        if "all" in item or "any" in item:
-            key = "all" if "all" in item else "any"
-            if set(item) != {key}:
-                self.problem(where, f"`{key}` stands alone; nest other fields in its list")
-                return None
-            members = item[key]
-            if not isinstance(members, list) or not members:
-                self.problem(f"{where}.{key}", "expected a non-empty list of conditions")
-                return None
-            parsed = [self.condition(f"{where}.{key}[{index}]", member) for index, member in enumerate(members)]
-            if any(member is None for member in parsed):
-                return None
-            return (AllOf if key == "all" else AnyOf)(tuple(parsed))
-        if "not" in item:
-            if set(item) != {"not"}:
-                self.problem(where, "`not` stands alone; put the negated condition under it")
-                return None
-            negated = self.condition(f"{where}.not", item["not"])
-            return Not(negated) if negated is not None else None
-        if "event" in item:
-            return self.event(where, item)
-        if "trait" in item:
-            return self.trait(where, item)
-        self.problem(where, f"unknown condition with fields {', '.join(sorted(map(str, item)))}")
-        return None
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _properties(cls, value: object) -> object:
+        single = isinstance(value, dict) and all(
+            isinstance(key, str) and PROPERTY.match(key) and isinstance(one, (str, int, float, bool))
+            for key, one in value.items()
+        )
+        _check(single, "expected a mapping of property names to single values")
+        return value
 
-    def event(self, where: str, item: dict) -> EventCondition | None:
-        ok = True
-        unknown = sorted(set(item) - {"event", "source", "within", "properties", *COUNT_KEYS})
-        if unknown:
-            self.problem(where, f"unknown field(s) {', '.join(unknown)} in an event condition")
-            ok = False
-        if not isinstance(item["event"], str) or not item["event"].strip():
-            self.problem(f"{where}.event", "expected an event type, such as Product Viewed")
-            ok = False
-        source = item.get("source")
-        if source is not None and source not in EVENT_SOURCES:
-            self.problem(f"{where}.source", f"{source!r} is not an event source; use one of {', '.join(EVENT_SOURCES)}")
-            ok = False
-        hours = None
-        if "within" in item:
-            hours = window_hours(item["within"])
-            if hours is None:
-                self.problem(
-                    f"{where}.within",
-                    f"{item['within']!r} is not a time window; write a number and a unit: 24h, 7d, 2w",
-                )
-                ok = False
-        properties = item.get("properties", {})
-        if not isinstance(properties, dict) or not all(
-            isinstance(key, str) and PROPERTY.match(key) and isinstance(value, (str, int, float, bool))
-            for key, value in properties.items()
-        ):
-            self.problem(f"{where}.properties", "expected a mapping of property names to single values")
-            ok = False
-        counts = [key for key in COUNT_KEYS if key in item]
-        if len(counts) > 1:
-            self.problem(where, f"give one of {', '.join(COUNT_KEYS)}, not {' and '.join(counts)}")
-            ok = False
-        key = counts[0] if counts else "at_least"
-        count = item.get(key, 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            self.problem(f"{where}.{key}", f"{count!r} is not a count (a whole number, 0 or more)")
-            ok = False
-        if not ok:
-            return None
+    @field_validator(*COUNT_KEYS, mode="before")
+    @classmethod
+    def _count(cls, value: object) -> object:
+        _check(not isinstance(value, bool) and isinstance(value, int) and value >= 0,
+               f"{value!r} is not a count (a whole number, 0 or more)")  # fmt: skip
+        return value
+
+    def condition(self) -> EventCondition:
+        key = next((key for key in COUNT_KEYS if getattr(self, key) is not None), "at_least")
         return EventCondition(
-            event=item["event"].strip(),
-            source=source,
-            within_hours=hours,
-            properties=tuple(sorted((key, _text(value)) for key, value in properties.items())),
+            event=self.event,
+            source=self.source,
+            within_hours=window_hours(self.within) if self.within else None,
+            properties=tuple(sorted((key, _text(value)) for key, value in self.properties.items())),
             comparison={"at_least": ">=", "at_most": "<=", "exactly": "="}[key],
-            count=count,
+            count=getattr(self, key) if getattr(self, key) is not None else 1,
         )
 
-    def trait(self, where: str, item: dict) -> TraitCondition | None:
-        unknown = sorted(set(item) - {"trait", "op", "value"})
-        if unknown:
-            self.problem(where, f"unknown field(s) {', '.join(unknown)} in a trait condition")
-            return None
-        trait = item["trait"]
-        if trait not in self.traits:
-            self.problem(
-                f"{where}.trait",
-                f"{trait!r} is not a trait of customer_profiles; known traits: {', '.join(sorted(self.traits))}",
+
+class TraitConditionModel(_Condition):
+    """A column of marts.customer_profiles compared: the operators depend on its data type (TRAIT_OPERATORS)."""
+
+    trait: str = Field(description="A documented column of marts.customer_profiles.")
+    op: str = Field(description="An operator for the trait's kind: number, text, boolean or timestamp.")
+    value: Any = Field(None, description="What the operator takes: a number, a text, a list, a window, or none.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields(cls, value: object) -> object:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"trait", "op", "value"})
+            _check(not unknown, f"unknown field(s) {', '.join(unknown)} in a trait condition")
+        return value
+
+    @field_validator("trait", mode="before")
+    @classmethod
+    def _trait(cls, value: object, info: ValidationInfo) -> object:
+        traits = info.context["traits"]
+        _check(value in traits,
+               f"{value!r} is not a trait of customer_profiles; known traits: {', '.join(sorted(traits))}")  # fmt: skip
+        return value
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _op(cls, value: object, info: ValidationInfo) -> object:
+        if "trait" in info.data:
+            trait = info.data["trait"]
+            kind = info.context["traits"][trait]
+            operators = TRAIT_OPERATORS[kind]
+            _check(
+                value in operators, f"{value!r} does not apply to {trait} ({kind}); use one of {', '.join(operators)}"
             )
-            return None
-        kind = self.traits[trait]
-        operators = TRAIT_OPERATORS[kind]
-        op = item.get("op")
-        if op not in operators:
-            self.problem(f"{where}.op", f"{op!r} does not apply to {trait} ({kind}); use one of {', '.join(operators)}")
-            return None
-        expected = operators[op]
-        value = item.get("value")
-        if not _fits(expected, value):
-            shown = "no value" if expected == "nothing" else f"a {expected}"
-            self.problem(f"{where}.value", f"{op} on {trait} takes {shown}, not {value!r}")
-            return None
-        if expected == "window":
-            value = window_hours(value)
-        return TraitCondition(trait=trait, op=op, value=tuple(value) if isinstance(value, list) else value)
+        return value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, value: object, info: ValidationInfo) -> object:
+        if "trait" in info.data and "op" in info.data:
+            trait, op = info.data["trait"], info.data["op"]
+            expected = TRAIT_OPERATORS[info.context["traits"][trait]][op]
+            shown_as = "no value" if expected == "nothing" else f"a {expected}"
+            _check(_fits(expected, value), f"{op} on {trait} takes {shown_as}, not {value!r}")
+        return value
+
+    def condition(self, kind: str) -> TraitCondition:
+        value = window_hours(self.value) if TRAIT_OPERATORS[kind][self.op] == "window" else self.value
+        return TraitCondition(trait=self.trait, op=self.op, value=tuple(value) if isinstance(value, list) else value)
+
+
+class UnknownCondition(_Condition):
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown(cls, value: object) -> object:
+        if not isinstance(value, dict) or not value:
+            raise ValueError("expected a condition: all, any, not, an event condition or a trait condition")
+        raise ValueError(f"unknown condition with fields {', '.join(sorted(map(str, value)))}")
+
+
+def _condition_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return next((f"@{key}" for key in ("all", "any", "not", "event", "trait") if key in value), "@unknown")
+    return "@unknown"
+
+
+ConditionModel = Annotated[
+    Annotated[AllOfModel, Tag("@all")]
+    | Annotated[AnyOfModel, Tag("@any")]
+    | Annotated[NotModel, Tag("@not")]
+    | Annotated[EventConditionModel, Tag("@event")]
+    | Annotated[TraitConditionModel, Tag("@trait")]
+    | Annotated[UnknownCondition, Tag("@unknown")],
+    Discriminator(_condition_kind),
+]
+for _model in (AllOfModel, AnyOfModel, NotModel):
+    _model.model_rebuild()
+
+
+class SegmentEntry(BaseModel):
+    """One declared segment. Validation context: `traits` (column -> kind) and `purposes` (consent purposes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique: lowercase letters, digits and _.", pattern=NAME.pattern)
+    description: str = Field(description="What the segment is, for the people who use it.")
+    owner: str = Field(description="Who answers for it: an email address or team:<name>.")
+    consent: str = Field(description="The consent purpose members must have granted, or none.")
+    conditions: ConditionModel
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields(cls, value: object) -> object:
+        _check(isinstance(value, dict), "expected a mapping with name, description, owner, consent and conditions")
+        unknown = sorted(set(value) - {"name", "description", "owner", "consent", "conditions"})
+        _check(not unknown, f"unknown field(s) {', '.join(unknown)}")
+        return value
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        _check(
+            isinstance(value, str) and bool(NAME.match(value)),
+            f"{value!r} is not a segment name (lowercase letters, digits and _)",
+        )
+        return value
+
+    @field_validator("description", "owner", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        _check(isinstance(value, str) and bool(value.strip()), "required: a non-empty text")
+        return value.strip()
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _consent(cls, value: object, info: ValidationInfo) -> object:
+        purposes = info.context["purposes"]
+        _check(
+            value in [*purposes, "none"],
+            f"{value!r} is not a consent purpose; use one of {', '.join(purposes)}, or none",
+        )
+        return value
+
+
+def _words(problem: dict) -> str | None:
+    if problem["type"] == "missing" and problem["loc"][-1:] in (("description",), ("owner",)):
+        return "required: a non-empty text"
+    return None
+
+
+def _place(loc: tuple) -> str:
+    """`('conditions', '@all', 'all', 0, '@event', 'within')` -> `conditions.all[0].within`."""
+    place = ""
+    for part in loc:
+        if isinstance(part, int):
+            place += f"[{part}]"
+        elif not str(part).startswith("@"):
+            place += f".{part}"
+    return place
+
+
+def _declaration(entry: SegmentEntry, path: Path, traits: dict[str, str]) -> SegmentDeclaration:
+    def convert(model: BaseModel) -> Condition:
+        if isinstance(model, AllOfModel):
+            return AllOf(tuple(map(convert, model.all)))
+        if isinstance(model, AnyOfModel):
+            return AnyOf(tuple(map(convert, model.any)))
+        if isinstance(model, NotModel):
+            return Not(convert(model.not_))
+        if isinstance(model, EventConditionModel):
+            return model.condition()
+        return model.condition(traits[model.trait])
+
+    return SegmentDeclaration(
+        name=entry.name,
+        description=entry.description,
+        owner=entry.owner,
+        consent=None if entry.consent == "none" else entry.consent,
+        condition=convert(entry.conditions),
+        declared_in=path,
+    )
+
+
+def read_file(path: Path, traits: dict[str, str], purposes: list[str], problems: list[str]) -> list[SegmentDeclaration]:
+    """The valid segments of one file; a problem (with its place) appended for each mistake."""
+    declarations = []
+    for where, item in entries(path, "segments", shown(path), problems):
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and NAME.match(item["name"]):
+            where = f"{where} ({item['name']})"
+        try:
+            entry = SegmentEntry.model_validate(item, context={"traits": traits, "purposes": purposes})
+        except ValidationError as error:
+            for problem in error.errors(include_input=False):
+                message = _words(problem) or plain(problem)
+                problems.append(f"{shown(path)}: {where}{_place(problem['loc'])}: {message}")
+            continue
+        declarations.append(_declaration(entry, path, traits))
+    return declarations
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a segment file, for editors."""
+    document = create_model("SegmentFile", __config__=ConfigDict(extra="forbid"), segments=(list[SegmentEntry], ...))
+    schema = document.model_json_schema(by_alias=True)
+    schema["title"] = "Tessera declared segments"
+    return schema
 
 
 def _fits(expected: str, value: object) -> bool:
