@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from .terminal import table, text
+
 
 @dataclass(frozen=True)
 class IdentityScores:
@@ -65,8 +67,11 @@ class IdentityScores:
                 ", ".join(f"{count:,} {kind}" for kind, count in sorted(self.blocked_values.items())) or "none",
             ),
         ]
-        width = max(len(name) for name, _ in rows)
-        return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+        scores = table("", "")
+        scores.show_header = False
+        for name, value in rows:
+            scores.add_row(name, value)
+        return text(scores, indent=2)
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)

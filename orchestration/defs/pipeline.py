@@ -23,6 +23,7 @@ from tessera.settings import PROJECT_DIR
 from ..loading.landing import outside_sources
 from ..prepare import known_events, prepare
 from ..sources import SOURCES
+from ..terminal import table, text
 from . import definitions
 from .instance import project_instance
 from .resources import LandingFolder, Warehouse
@@ -77,17 +78,16 @@ class RunSummary:
         lines.append(f"  landing folder: {self.landing}")
         lines.append(f"  warehouse:      {self.warehouse}")
         lines.append("")
-        lines.append(f"  {'source':<20}{'files loaded':>14}{'skipped':>10}{'rows':>12}{'quarantined':>13}")
-        for source in self.sources.values():
-            lines.append(
-                f"  {source.source:<20}{source.files_loaded:>14}{source.files_skipped:>10}"
-                f"{source.rows_loaded:>12,}{source.rows_quarantined:>13,}"
-            )
+        loads = table("source", "files loaded", "skipped", "rows", "quarantined", right=range(1, 5))
         totals = self.sources.values()
-        lines.append(
-            f"  {'total':<20}{sum(s.files_loaded for s in totals):>14}{sum(s.files_skipped for s in totals):>10}"
-            f"{sum(s.rows_loaded for s in totals):>12,}{sum(s.rows_quarantined for s in totals):>13,}"
-        )
+        for source in totals:
+            loads.add_row(source.source, str(source.files_loaded), str(source.files_skipped),
+                          f"{source.rows_loaded:,}", f"{source.rows_quarantined:,}")  # fmt: skip
+        loads.add_section()
+        files = (sum(s.files_loaded for s in totals), sum(s.files_skipped for s in totals))
+        rows = (sum(s.rows_loaded for s in totals), sum(s.rows_quarantined for s in totals))
+        loads.add_row("total", *map(str, files), *(f"{n:,}" for n in rows))
+        lines.append(text(loads, indent=2))
         lines.append("")
         lines.append(f"  dbt models built: {len(self.models_built)}")
         lines.append(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..terminal import table, text
+
 
 @dataclass(frozen=True)
 class SegmentRow:
@@ -54,15 +56,10 @@ class SegmentReport:
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right_aligned: set[int]) -> list[str]:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(
-            cell.rjust(width) if index in right_aligned else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(header), line(tuple("-" * width for width in widths)), *(line(row) for row in rows)]
+    made = table(*header, right=right_aligned)
+    for row in rows:
+        made.add_row(*row)
+    return text(made, indent=2).splitlines()
 
 
 def segment_report(con: duckdb.DuckDBPyConnection) -> SegmentReport:
