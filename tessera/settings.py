@@ -12,7 +12,10 @@ declares (`consent_purposes`), and where dbt writes its manifest (`MANIFEST`).
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -146,3 +149,19 @@ def shown(path: Path) -> str:
 def consent_purposes(dbt_project_yml: Path = DBT_PROJECT_YML) -> list[str]:
     """The consent purposes the dbt project declares (var `consent_purposes`): what segments and syncs may ask for."""
     return list(yaml.safe_load(dbt_project_yml.read_text(encoding="utf-8"))["vars"]["consent_purposes"])
+
+
+@contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` set in this process's environment (for a child that reads it: dbt, a sync's `{env: ...}`),
+    and what was there before put back afterwards."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

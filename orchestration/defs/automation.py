@@ -66,17 +66,27 @@ def in_flight(instance: dg.DagsterInstance, job_name: str) -> dg.SkipReason | No
 
 
 def daily_pipeline(settings: Settings, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    cron = settings.pipeline_cron
+    return _schedule(
+        "daily_pipeline", job, cron, f"The whole pipeline at {cron} (UTC), unless a run of it is still going."
+    )
+
+
+def _schedule(name: str, job: UnresolvedAssetJobDefinition, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A schedule of `job` at `cron` (UTC) that skips its tick while a run of the job is queued or in progress."""
+
     @dg.schedule(
+        name=name,
         job=job,
-        cron_schedule=settings.pipeline_cron,
+        cron_schedule=cron,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"The whole pipeline at {settings.pipeline_cron} (UTC), unless a run of it is still going.",
+        description=description,
     )
-    def daily_pipeline(context: dg.ScheduleEvaluationContext):
-        return in_flight(context.instance, PIPELINE_JOB) or dg.RunRequest()
+    def schedule(context: dg.ScheduleEvaluationContext):
+        return in_flight(context.instance, job.name) or dg.RunRequest()
 
-    return daily_pipeline
+    return schedule
 
 
 def sync_schedules(
@@ -101,7 +111,9 @@ def sync_schedules(
             + ", against what the warehouse holds now.",
         )
         jobs.append(job)
-        schedules.append(_sync_schedule(name, job, cron or settings.syncs_cron, names))
+        when = cron or settings.syncs_cron
+        description = f"The syncs {names} at {when} (UTC), unless a run of them is still going."
+        schedules.append(_schedule(f"{name.removeprefix('tessera_')}_schedule", job, when, description))
     return jobs, schedules
 
 
@@ -110,21 +122,6 @@ def cron_slug(cron: str) -> str:
     words = (re.sub(r"[^0-9a-z]", "", w.replace("*/", "every").replace("*", "x").replace(",", "and").replace("-", "to"))
              for w in cron.lower().split())  # fmt: skip
     return "_".join(words)
-
-
-def _sync_schedule(job_name: str, job: UnresolvedAssetJobDefinition, cron: str, names: str):
-    @dg.schedule(
-        name=f"{job_name.removeprefix('tessera_')}_schedule",
-        job=job,
-        cron_schedule=cron,
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"The syncs {names} at {cron} (UTC), unless a run of them is still going.",
-    )
-    def sync_schedule(context: dg.ScheduleEvaluationContext):
-        return in_flight(context.instance, job_name) or dg.RunRequest()
-
-    return sync_schedule
 
 
 def loadable_files(landing: LandingFolder) -> dict[str, str]:

@@ -7,7 +7,6 @@ temporary paths.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from tessera.settings import settings
+from tessera.settings import environment, settings
 from tessera.warehouse import LOADER_MEMORY_LIMIT, connect, read_only
 
 from ..prepare import dbt_variables
@@ -45,17 +44,8 @@ class Warehouse(dg.ConfigurableResource):
     def exported_to_dbt(self) -> Iterator[None]:
         """dbt reads the warehouse, its target and memory limit from the environment (profiles.yml): point them at
         this warehouse and the settings for the time of a build."""
-        exported = dbt_variables(self.resolved_path)
-        previous = {name: os.environ.get(name) for name in exported}
-        os.environ.update(exported)
-        try:
+        with environment(dbt_variables(self.resolved_path)):
             yield
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:

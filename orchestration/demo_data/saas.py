@@ -3,7 +3,6 @@ what each stand-in received reported. `tessera demo` calls it after the pipeline
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from reverse_etl.standins.klaviyo import KlaviyoStandIn
 from reverse_etl.standins.mailchimp import MailchimpStandIn
 from reverse_etl.standins.meta import MetaStandIn
 from reverse_etl.standins.salesforce import SalesforceStandIn
-from tessera.settings import consent_purposes
+from tessera.settings import consent_purposes, environment
 
 DEMO_SYNCS = Path(__file__).parent / "saas_syncs"
 ENV_PREFIX = "TESSERA_DEMO_"
@@ -62,16 +61,8 @@ def running_stand_ins() -> Iterator[dict[str, StandIn]]:
         variables = {}
         for name, stand_in in stand_ins.items():
             variables.update(stand_in.environment(f"{ENV_PREFIX}{name.upper()}"))
-        before = {name: os.environ.get(name) for name in variables}
-        os.environ.update(variables)
-        try:
+        with environment(variables):
             yield stand_ins
-        finally:
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def sync_to_stand_ins(warehouse: Path, folder: Path = DEMO_SYNCS) -> list[DemoSync]:
