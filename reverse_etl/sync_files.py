@@ -45,7 +45,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 
-from tessera.yaml_files import entries, located, plain
+from tessera.yaml_files import entries, located
 
 CONSENT_POLICY = Path(__file__).parent / "consent_policy.yml"
 MODES = ("upsert", "update", "insert", "mirror", "audience")
@@ -428,11 +428,7 @@ class _Reader:
                     return f"{str(problem['msg']).removeprefix('Value error, ')} for a {kind} destination"
                 return None
 
-            # values are never quoted back: a setting may hold something private
-            for problem in error.errors(include_input=False):
-                where = ".".join(str(part) for part in problem["loc"] if part not in ("str", "int", "EnvSecret"))
-                where = where.split(".")[0] if where else ""
-                self.problems.append(f"{place}{'.' + where if where else ''}: {words(problem) or plain(problem)}")
+            self.problems += located(error, place, words, depth=1)  # a flat model: the setting is the place
         return values
 
     def mapping(self, place: str, mapping: object) -> tuple[FieldMapping, ...]:

@@ -31,18 +31,40 @@ Words = Callable[[dict], str | None]  # a better message for one pydantic error,
 
 
 def located(
-    error: ValidationError, where: str, words: Words | None = None, skip: Callable[[dict], bool] | None = None
+    error: ValidationError,
+    where: str,
+    words: Words | None = None,
+    skip: Callable[[dict], bool] | None = None,
+    depth: int | None = None,
 ) -> list[str]:
-    """One problem per pydantic error, `where.field.sub: message`, in the words `words` gives where it has them;
-    `skip` leaves out the errors a caller reports better itself. Values are never quoted back."""
-    problems = []
+    """One problem per place, `where.field[0].sub: message`, in the words `words` gives where it has them; `skip`
+    leaves out the errors a caller reports better itself; `depth` keeps that many parts of a place (1 for a flat
+    model, whose union alternatives pydantic names in the place). A value that fits none of a field's forms is one
+    problem naming what each form wanted. Values are never quoted back."""
+    by_place: dict[str, list[str]] = {}
     for problem in error.errors(include_input=False):
         if skip and skip(problem):
             continue
-        place = ".".join(str(part) for part in problem["loc"])
         message = (words(problem) if words else None) or plain(problem)
-        problems.append(f"{where}{'.' + place if place else ''}: {message}")
-    return problems
+        messages = by_place.setdefault(place(problem["loc"][:depth]), [])
+        if message not in messages:
+            messages.append(message)
+    return [
+        f"{where}{spot}: {messages[0] if len(messages) == 1 else 'fits none of its forms: ' + '; '.join(messages)}"
+        for spot, messages in by_place.items()
+    ]
+
+
+def place(loc: tuple) -> str:
+    """`('conditions', '@all', 'all', 0, 'within')` -> `.conditions.all[0].within`: list positions in brackets, the
+    tags of a discriminated union (`@...`) left out."""
+    spot = ""
+    for part in loc:
+        if isinstance(part, int):
+            spot += f"[{part}]"
+        elif not str(part).startswith("@"):
+            spot += f".{part}"
+    return spot
 
 
 def plain(problem: dict) -> str:

@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from tessera.settings import PROJECT_DIR, consent_purposes, shown
-from tessera.yaml_files import entries, plain
+from tessera.yaml_files import entries, located
 
 DECLARATIONS_DIR = PROJECT_DIR / "segments"
 PROFILE_MODELS_YAML = PROJECT_DIR / "models" / "marts" / "customers" / "_customers__models.yml"
@@ -441,17 +441,6 @@ def _words(problem: dict) -> str | None:
     return None
 
 
-def _place(loc: tuple) -> str:
-    """`('conditions', '@all', 'all', 0, '@event', 'within')` -> `conditions.all[0].within`."""
-    place = ""
-    for part in loc:
-        if isinstance(part, int):
-            place += f"[{part}]"
-        elif not str(part).startswith("@"):
-            place += f".{part}"
-    return place
-
-
 def _declaration(entry: SegmentEntry, path: Path, traits: dict[str, str]) -> SegmentDeclaration:
     def convert(model: BaseModel) -> Condition:
         if isinstance(model, AllOfModel):
@@ -483,9 +472,7 @@ def read_file(path: Path, traits: dict[str, str], purposes: list[str], problems:
         try:
             entry = SegmentEntry.model_validate(item, context={"traits": traits, "purposes": purposes})
         except ValidationError as error:
-            for problem in error.errors(include_input=False):
-                message = _words(problem) or plain(problem)
-                problems.append(f"{shown(path)}: {where}{_place(problem['loc'])}: {message}")
+            problems += located(error, f"{shown(path)}: {where}", _words)
             continue
         declarations.append(_declaration(entry, path, traits))
     return declarations
