@@ -66,6 +66,23 @@ def test_a_path_of_1000_nodes_is_one_component(warehouse: Path) -> None:
     assert partition(read_components(warehouse)) == {frozenset(nodes), frozenset({5000, 5001, 5002}), frozenset({7000})}
 
 
+@pytest.mark.parametrize("shape", ["ordered path", "star of ordered paths"])
+def test_no_numbering_of_the_nodes_stalls_contraction(warehouse: Path, shape: str) -> None:
+    """Ids that run in order along a path (values numbered as they first appear) made contraction to the
+    smallest neighbour lose one node a round; contraction in a hashed order still resolves it alone."""
+    if shape == "ordered path":
+        edges = [(node, node + 1) for node in range(2000)]
+    else:
+        edges = [(10_000, arm * 100) for arm in range(20)]
+        edges += [(arm * 100 + step, arm * 100 + step + 1) for arm in range(20) for step in range(99)]
+    result = components(warehouse, edges)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "converged in 0 rounds" in result.stdout, "contraction left edges for the slower fallback"
+    found = read_components(warehouse)
+    assert set(found.values()) == {min(found)}, "one component, named by its smallest node"
+    assert len(found) == len({node for edge in edges for node in edge})
+
+
 def test_it_fails_rather_than_answer_before_converging(warehouse: Path) -> None:
     path = [(node, node + 1) for node in range(1000)]
     result = components(warehouse, path, max_iterations=2)

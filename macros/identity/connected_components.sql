@@ -5,20 +5,24 @@
     `node` and `component`, one row per node that has an edge (a self-loop makes a node a component by itself).
     A component is named by its smallest node.
 
-    1. Contraction. Every node is mapped to the smallest node of its closed neighbourhood, and the graph is
-       replaced by the distinct images of its edges (self-loops dropped). A node and its image are in the same
-       component, so the contracted graph has the same components, named the same (the smallest node of a
-       component maps to itself). Identity graphs are stars of stars: each contraction shrinks them by an order
-       of magnitude (half a million edges, then 60,000, then 2,000), so it is repeated while it at least halves
-       the edges. On a long chain it barely shrinks anything, and step 2 takes over.
+    1. Contraction. Every node is mapped to the node of least *order* in its closed neighbourhood, and the
+       graph is replaced by the distinct images of its edges (self-loops dropped). A node and its image are in the same
+       component, so the contracted graph has the same components. The order is a hash of the node seeded by
+       the round (`node_order`), so no numbering of the nodes, whatever order their values first appeared in,
+       makes contraction stall: ordered by id, a path whose ids run along it loses one node a round; ordered
+       by a fresh hash, any path or star loses about half its edges a round. (Looking two steps away shrinks a
+       path by two thirds a round, but costs more than it saves.) Contractions run two at a time while each
+       pair at least halves the edges: in practice until no edge is left.
     2. Min-label propagation with hooking and pointer jumping on what is left: each round a node takes the
        smallest label among itself and its neighbours, the node its label names (the root of its tree) takes
        the smallest label any of its tree's members saw, and every node then jumps to its label's label. A chain
        of n nodes is resolved in about log n rounds (8 for 1,000 nodes, 17 for a million), where plain
        propagation needs n. The loop stops only at the fixpoint, when no edge joins two different labels, which
        is exactly when the labels are the components; if that has not happened within `max_iterations` rounds,
-       it raises an error rather than return a partial answer.
-    3. Each node's component: its image through every contraction, then that image's label.
+       it raises an error rather than return a partial answer. Contraction seldom leaves it anything.
+    3. Each node's component: its image through every contraction, then that image's label, then the
+       smallest node of those that share it (so that a component is named by its smallest node whatever the
+       hash chose).
 
     Plain SQL (create table as, joins, group by), so it ports to Spark and PostgreSQL; only the table DDL is
     dispatched. Models call it; `compute_connected_components` below runs it as a dbt operation.
@@ -43,11 +47,12 @@
             {%- do maps.append(map) -%}
             {%- do graphs.append(contracted) %}
             {{ tessera.create_table(map) }} as
-            select node, min(image) as image
+            select node, least({{ tessera.node_order('node', maps | length) }},
+                min({{ tessera.node_order('neighbour', maps | length) }})) % {{ tessera.node_order_base() }} as image
             from (
-                select node_a as node, least(node_a, node_b) as image from {{ graph }}
+                select node_a as node, node_b as neighbour from {{ graph }}
                 union all
-                select node_b as node, least(node_a, node_b) as image from {{ graph }} where node_a <> node_b
+                select node_b as node, node_a as neighbour from {{ graph }} where node_a <> node_b
             ) as ends
             group by node;
             {{ tessera.create_table(contracted) }} as
@@ -130,29 +135,29 @@
             ~ " rounds: raise max_iterations (var identity_max_iterations) rather than use a partial result") }}
     {%- endif -%}
 
-    {#- 3. A node's image through each contraction in turn (none past the last that moved it), then its label.
-        Contractions come in pairs, so there are later maps: small, they are composed first, and the first map, as
-        large as the graph, is joined once. -#}
-    {%- set later = maps[1:] -%}
-    {%- set image = ['step1.image'] -%}
-    {%- for map in later[1:] -%}
-        {%- do image.append("coalesce(step" ~ (loop.index + 1) ~ ".image, " ~ image[-1] ~ ")") -%}
-    {%- endfor -%}
+    {#- 3. A node's representative, composed from the last contraction back to the first: the nodes of the graph
+        after contraction i are the images of map i, so each step joins a map with the (smaller) answer of the
+        step after it, and the work shrinks with the graphs. A node past the last contraction that moved it keeps
+        its image. -#}
+    {%- set last = maps | length - 1 -%}
     {%- call statement('cc_output') -%}
         {{ tessera.create_table(output) }} as
-        with later_images as (
-            select step1.node, {{ "coalesce(labels.label, " ~ image[-1] ~ ")" if rounds.count > 0 else image[-1] }} as image
-            from {{ later[0] }} as step1
-            {%- for map in later[1:] %}
-            left join {{ map }} as step{{ loop.index + 1 }} on step{{ loop.index + 1 }}.node = {{ image[loop.index - 1] }}
-            {%- endfor %}
+        with represented{{ last }} as (
+            select map.node, {{ "coalesce(labels.label, map.image)" if rounds.count > 0 else "map.image" }} as representative
+            from {{ maps[last] }} as map
             {%- if rounds.count > 0 %}
-            left join {{ labels }} as labels on labels.node = {{ image[-1] }}
+            left join {{ labels }} as labels on labels.node = map.image
             {%- endif %}
         )
-        select first_map.node, coalesce(later_images.image, first_map.image) as component
-        from {{ maps[0] }} as first_map
-        left join later_images on later_images.node = first_map.image;
+        {%- for step in range(last - 1, -1, -1) %},
+        represented{{ step }} as (
+            select map.node, coalesce(later.representative, map.image) as representative
+            from {{ maps[step] }} as map
+            left join represented{{ step + 1 }} as later on later.node = map.image
+        )
+        {%- endfor %}
+        select node, min(node) over (partition by representative) as component
+        from represented0;
         {%- if rounds.count > 0 %}
         drop table {{ labels }};
         drop table {{ adjacency }};
@@ -166,6 +171,36 @@
     {{ log("connected_components(" ~ edges ~ "): " ~ maps | length ~ " contractions to " ~ state.edges
         ~ " edges, converged in " ~ rounds.count ~ " rounds, " ~ "%.3f" | format(seconds) ~ "s", info=true) }}
     {{ return(rounds.count) }}
+{%- endmacro %}
+
+{#-
+    A node's place in contraction round `seed`'s order: a hash of the node (31 bits) above the node itself, so
+    that orders are total (a collision falls back to the id) and `order % node_order_base()` gives the node
+    back. Node ids must be below 2^32. Dispatched: each engine's own seeded 64-bit hash; the default is a
+    multiplicative hash in plain arithmetic.
+-#}
+{% macro node_order(node, seed) -%}
+    {{ return(adapter.dispatch('node_order', 'tessera')(node, seed)) }}
+{%- endmacro %}
+
+{% macro node_order_base() -%}
+    {{ return(4294967296) }}
+{%- endmacro %}
+
+{% macro default__node_order(node, seed) -%}
+    ((({{ node }} * 2654435761 + {{ seed }} * 1013904223 + 12345) % 2147483647) * {{ tessera.node_order_base() }} + {{ node }})
+{%- endmacro %}
+
+{% macro duckdb__node_order(node, seed) -%}
+    (cast(hash({{ node }}, {{ seed }}) % 2147483648 as bigint) * {{ tessera.node_order_base() }} + {{ node }})
+{%- endmacro %}
+
+{% macro spark__node_order(node, seed) -%}
+    (pmod(xxhash64({{ node }}, {{ seed }}), 2147483648) * {{ tessera.node_order_base() }} + {{ node }})
+{%- endmacro %}
+
+{% macro postgres__node_order(node, seed) -%}
+    ((((hashint8extended({{ node }}, {{ seed }}) % 2147483648) + 2147483648) % 2147483648) * {{ tessera.node_order_base() }} + {{ node }})
 {%- endmacro %}
 
 {#-

@@ -5,8 +5,8 @@
 
     Incremental: a run numbers only the values first seen in the identifiers arrived since the last run, after
     the highest number so far. Each batch is numbered by its type's priority (seeds/identity_rules.csv), then
-    value: high-priority identifiers, the centres of the graph's stars, get the low numbers, which the clustering's
-    contraction (to the smallest neighbour) collapses fastest.
+    value, so high-priority identifiers get the low numbers. (Clustering does not depend on the numbering: its
+    contraction orders the nodes by a hash, so no order of arrival can make it stall.)
 
     Never renumbered, not even by `--full-refresh` (the incremental models downstream key their rows by these
     numbers); dropping the table renumbers, and then everything downstream needs `--full-refresh`.
