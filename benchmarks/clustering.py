@@ -26,14 +26,11 @@ import os
 import re
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import numpy as np
-from common import ROOT, run_measured
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from common import ROOT, run_measured, scipy_timed
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 SECONDS = re.compile(r"connected_components\(\S+\): [^\n]*converged in (\d+) rounds, ([0-9.]+)s")
@@ -109,17 +106,6 @@ def sql_components(warehouse: Path, repeats: int) -> tuple[list[float], int, int
     return timings, contractions, rounds
 
 
-def scipy_components(a: np.ndarray, b: np.ndarray, repeats: int) -> tuple[list[float], np.ndarray]:
-    size = int(max(a.max(), b.max())) + 1
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size)).tocsr()
-        _, labels = connected_components(graph, directed=False)
-        timings.append(time.perf_counter() - started)
-    return timings, labels
-
-
 def same_partition(warehouse: Path, labels: np.ndarray) -> bool:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.execute("select node, component from intermediate.bench_components").fetchnumpy()
@@ -148,7 +134,7 @@ def main() -> None:
             edges = {"node_a": a.astype(np.int64), "node_b": b.astype(np.int64)}  # noqa: F841 (read by DuckDB)
             con.execute("create table intermediate.bench_edges as select * from edges")
         sql, contractions, rounds = sql_components(warehouse, args.repeats)
-        scipy, labels = scipy_components(a, b, args.repeats)
+        scipy, labels = scipy_timed(a, b, args.repeats)
         count = len(np.unique(labels[np.unique(np.concatenate([a, b]))]))
         sql_median, scipy_median = statistics.median(sql), statistics.median(scipy)
         print(

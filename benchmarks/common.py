@@ -58,3 +58,21 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measu
     if status != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{output[-3000:]}")
     return Measured(output, time.perf_counter() - started, usage.ru_maxrss / 1024)
+
+
+def scipy_timed(a, b, repeats: int):
+    """scipy.sparse.csgraph.connected_components on the edges `a`-`b` (numpy arrays), `repeats` times, the sparse
+    matrix build included: (the timings, each node's label). Its time varies by 2x from run to run on a shared
+    machine, hence the repeats."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    size = int(max(a.max(), b.max())) + 1
+    timings, labels = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size)).tocsr()
+        _, labels = connected_components(graph, directed=False)
+        timings.append(time.perf_counter() - started)
+    return timings, labels

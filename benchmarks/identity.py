@@ -25,9 +25,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from common import arguments, landing_folder, run_measured
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from common import arguments, landing_folder, run_measured, scipy_timed
 
 from orchestration.identity_evaluation import evaluate_identity
 from orchestration.loading.warehouse import ensure_raw_tables, load_source
@@ -65,13 +63,7 @@ def scipy_components(warehouse: Path, repeats: int = 5) -> tuple[list[float], in
     with duckdb.connect(str(warehouse), read_only=True) as con:
         edges = con.execute("select node_a, node_b from intermediate.int_identity_edges_linked").fetchnumpy()
     a, b = edges["node_a"].astype(np.int64), edges["node_b"].astype(np.int64)
-    size = int(max(a.max(), b.max())) + 1
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size)).tocsr()
-        _, labels = connected_components(graph, directed=False)
-        timings.append(time.perf_counter() - started)
+    timings, labels = scipy_timed(a, b, repeats)
     nodes = np.unique(np.concatenate([a, b]))
     return timings, len(a), len(np.unique(labels[nodes]))
 

@@ -3,8 +3,10 @@
     python benchmarks/loaders.py --customers 100000 --days 30
 
 Generates the landing folder once (kept under --workdir for later runs), then loads each source into a fresh
-warehouse in a child process of its own, so that each source's peak memory (max RSS) is its own. Prints figures;
-asserts nothing: speed is measured here, never in the tests.
+warehouse in a child process of its own, so that each source's peak memory (max RSS) is its own; and, beside it
+in the same run, reads the same files into a table with DuckDB's own reader (`read_csv`, `read_json`,
+`read_parquet` over the source's files, types inferred: no contract, no quarantine, no line numbers), as the
+yardstick. Prints figures and the ratio; asserts nothing: speed is measured here, never in the tests.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def load_one(landing: Path, warehouse: Path, source_name: str) -> None:
     print(report.rows, report.quarantined, seconds)
 
 
+DUCKDB_READERS = {"csv": "read_csv", "jsonl": "read_json", "parquet": "read_parquet"}
+
+
+def duckdb_one(landing: Path, warehouse: Path, source_name: str) -> None:
+    """In the child: DuckDB's own reader over the same files; prints `rows seconds`."""
+    from orchestration.loading.landing import source_files
+    from orchestration.sources import SOURCES_BY_NAME
+    from tessera.warehouse import connect
+
+    source = SOURCES_BY_NAME[source_name]
+    files = [str(file.path) for file in source_files(landing, source).files]
+    con = connect(warehouse)
+    started = time.perf_counter()
+    reader = DUCKDB_READERS[source.format.value]
+    options = ", ignore_errors = true" if reader != "read_parquet" else ""  # it skips bad rows, silently
+    con.execute(f"create table copied as select * from {reader}(?{options})", [files])
+    seconds = time.perf_counter() - started
+    print(con.execute("select count(*) from copied").fetchone()[0], seconds)
+    con.close()
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -42,28 +65,41 @@ def main() -> None:
     args = arguments(__doc__)
     landing = landing_folder(args)
     print(f"\nloading {landing} ({folder_bytes(landing) / 2**20:,.0f} MiB), one process per source\n")
-    print(f"{'source':<20}{'MiB':>8}{'rows':>12}{'quarantined':>13}{'seconds':>10}{'rows/s':>12}{'peak MiB':>10}")
-    total_rows = total_seconds = 0.0
+    print(
+        f"{'source':<20}{'MiB':>8}{'rows':>12}{'quarantined':>13}{'seconds':>10}{'rows/s':>12}{'peak MiB':>10}"
+        f"{'DuckDB s':>10}{'ratio':>8}"
+    )
+    total_rows = total_seconds = total_duckdb = 0.0
     for source in SOURCES:
         warehouse = args.workdir / f"bench-{source.name}.duckdb"
         warehouse.unlink(missing_ok=True)
         child = run_measured([sys.executable, __file__, "--child", str(landing), str(warehouse), source.name])
         rows, quarantined, seconds = child.output.split()
+        warehouse.unlink(missing_ok=True)
+        yardstick = run_measured([sys.executable, __file__, "--duckdb", str(landing), str(warehouse), source.name])
+        duckdb_seconds = float(yardstick.output.split()[-1])
+        total_duckdb += duckdb_seconds
         rows_n, seconds_f = int(rows), float(seconds)
         total_rows += rows_n
         total_seconds += seconds_f
         size = folder_bytes(landing / source.name) / 2**20
         print(
             f"{source.name:<20}{size:>8,.0f}{rows_n:>12,}{int(quarantined):>13,}{seconds_f:>10.1f}"
-            f"{rows_n / seconds_f:>12,.0f}{child.peak_mib:>10,.0f}"
+            f"{rows_n / seconds_f:>12,.0f}{child.peak_mib:>10,.0f}{duckdb_seconds:>10.1f}"
+            f"{seconds_f / duckdb_seconds:>7.1f}x"
         )
         warehouse.unlink(missing_ok=True)
     rate = total_rows / total_seconds
-    print(f"{'all sources':<20}{'':>8}{int(total_rows):>12,}{'':>13}{total_seconds:>10.1f}{rate:>12,.0f}")
+    print(
+        f"{'all sources':<20}{'':>8}{int(total_rows):>12,}{'':>13}{total_seconds:>10.1f}{rate:>12,.0f}{'':>10}"
+        f"{total_duckdb:>10.1f}{total_seconds / total_duckdb:>7.1f}x"
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         load_one(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) == 5 and sys.argv[1] == "--duckdb":
+        duckdb_one(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
     else:
         main()

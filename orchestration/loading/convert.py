@@ -144,7 +144,12 @@ def convert_value(column: Column, value: object) -> object:
     if column.type is ColumnType.STRING:
         if isinstance(value, (dict, list)):
             raise BadValue(f"{column.name} must be a string, not a JSON {type(value).__name__}")
-        return str(value)
+        text = str(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # JSON's "\ud800": an escape for half of a character
+            raise BadValue(f"{column.name}: {text[:40]!r} holds half of a character (a lone surrogate)") from None
+        return text
     if column.type is ColumnType.NESTED:
         try:
             return pa.array([value], type=arrow_type(column))[0].as_py()
@@ -161,22 +166,47 @@ def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int,
     target = arrow_type(column)
     if column.type is ColumnType.STRING and pa.types.is_string(values.type):
         return values, _missing(column, values)  # raw keeps strings exactly as delivered
-    if values.type == target and (values.null_count == 0 or not column.required):
-        return values, {}
+    if values.type == target:  # typed already (Parquet, or a number JSON gave): only a missing value is bad
+        missing = pc.indices_nonzero(pc.is_null(values)).to_pylist() if column.required else []
+        return values, {index: f"missing {column.name}" for index in missing}
     fast = _fast_convert(column, values, target)
     if fast is not None and (not column.required or fast.null_count == 0):
         return fast, {}
     if column.type is ColumnType.NESTED:
         return _cast_one_by_one(column, values, target)
-    converted: list[object] = []
+    pieces: list[pa.Array] = []
     bad: dict[int, str] = {}
+    _convert_in_halves(column, values, target, 0, pieces, bad)
+    chunks = [chunk for piece in pieces for chunk in getattr(piece, "chunks", [piece])]
+    return pa.chunked_array(chunks, type=target).combine_chunks(), bad
+
+
+ONE_BY_ONE = 16  # a piece this small with a bad value in it is converted value by value
+
+
+def _convert_in_halves(
+    column: Column, values: pa.Array, target: pa.DataType, offset: int, pieces: list[pa.Array], bad: dict[int, str]
+) -> None:
+    """Converts a column with a bad value in it: each half that converts whole at Arrow speed is kept, the others
+    are halved again, down to pieces of `ONE_BY_ONE` values converted one at a time (each bad value with its
+    reason). A batch with a few bad values costs a few more whole casts, not a Python call a value."""
+    if len(values) > ONE_BY_ONE:
+        fast = _fast_convert(column, values, target)
+        if fast is not None and (not column.required or fast.null_count == 0):
+            pieces.append(fast)
+            return
+        middle = len(values) // 2
+        _convert_in_halves(column, values.slice(0, middle), target, offset, pieces, bad)
+        _convert_in_halves(column, values.slice(middle), target, offset + middle, pieces, bad)
+        return
+    converted: list[object] = []
     for index, value in enumerate(values.to_pylist()):
         try:
             converted.append(convert_value(column, value))
         except BadValue as error:
             converted.append(None)
-            bad[index] = str(error)
-    return pa.array(converted, type=target), bad
+            bad[offset + index] = str(error)
+    pieces.append(pa.array(converted, type=target))
 
 
 def _cast_one_by_one(column: Column, values: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
@@ -219,7 +249,19 @@ def _fast_convert(column: Column, values: pa.Array, target: pa.DataType) -> pa.A
         return None
     for candidate in candidates:
         try:
-            return values.cast(candidate).cast(target)
+            converted = values.cast(candidate).cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             continue
+        if column.type is ColumnType.TIMESTAMP and _past_the_calendar(converted):
+            return None  # Python says why: its calendar ends at 9999, where Arrow's goes on
+        return converted
     return None
+
+
+LAST_MOMENT = pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999), UTC_TIMESTAMP)
+FIRST_MOMENT = pa.scalar(datetime(1, 1, 1), UTC_TIMESTAMP)
+
+
+def _past_the_calendar(moments: pa.Array) -> bool:
+    outside = pc.or_(pc.greater(moments, LAST_MOMENT), pc.less(moments, FIRST_MOMENT))
+    return bool(pc.any(outside).as_py())

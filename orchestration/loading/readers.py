@@ -12,17 +12,27 @@ import csv
 import io
 import json
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ..sources import VALUE_SETS, Column, FileFormat, Source
-from .convert import BadValue, arrow_type, convert_array, convert_value, latest, value_problems
+from ..sources import VALUE_SETS, Column, ColumnType, FileFormat, Source
+from .convert import (
+    UTC_TIMESTAMP,
+    BadValue,
+    arrow_type,
+    convert_array,
+    convert_value,
+    latest,
+    value_problems,
+)
 from .landing import LandingFile, open_bytes
 
 BATCH_ROWS = 65_536
@@ -102,9 +112,15 @@ def _check_columns(display_name: str, source: Source, found: list[str]) -> None:
 
 
 def _typed_batch(
-    source: Source, columns: dict[str, pa.Array], positions: list[int], row_text, allowed: ValueSets
+    source: Source,
+    columns: dict[str, pa.Array],
+    positions: list[int],
+    row_text,
+    allowed: ValueSets,
+    extra: dict[str, pa.Array] | None = None,
 ) -> Batch:
-    """Converts raw columns to their types; rows with a bad value go to quarantine, the others stay."""
+    """Converts raw columns to their types; rows with a bad value go to quarantine, the others stay. `extra`:
+    columns of the raw layout kept as they are (JSON's `payload`)."""
     reasons: dict[int, list[str]] = {}
     typed = {}
     latest_moment = latest()
@@ -114,6 +130,7 @@ def _typed_batch(
         for index, reason in bad.items():
             reasons.setdefault(index, []).append(reason)
     typed[position_column(source)] = pa.array(positions, pa.int64())
+    typed.update(extra or {})
     table = pa.table(typed, schema=raw_schema(source))
     if not reasons:
         return Batch(table)
@@ -319,45 +336,179 @@ def _lookup(event: dict, path: str) -> object:
     return value
 
 
+JSON_BLOCK_BYTES = 8 << 20
+NESTING_LIMIT = 500  # brackets a line may hold and still be read in bulk; Python's reader stops near 1,000 levels
+# The JSON types a column's value may have to be read in bulk: those DuckDB turns into the same text or number as
+# Python does (an integer's digits, yes; a float's or a boolean's text, no: 1e5 is '100000.0' and true 'True').
+JSON_TYPES: dict[ColumnType, frozenset[str]] = {
+    ColumnType.STRING: frozenset({"VARCHAR", "BIGINT", "UBIGINT", "NULL"}),
+    ColumnType.TIMESTAMP: frozenset({"VARCHAR", "NULL"}),
+    ColumnType.UNIX_SECONDS: frozenset({"BIGINT", "UBIGINT", "DOUBLE", "NULL"}),
+}
+LATEST_UNIX_SECONDS = 10**11  # past this (year 5138) Python's datetime gives up; the line reader says why
+
+
 def read_jsonl(file: LandingFile, source: Source, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
-    """One JSON object a line; the whole original object is kept as `payload`, the contract fields typed."""
+    """One JSON object a line; the whole original object is kept as `payload`, the contract fields typed.
+
+    Read in bulk: a block of lines at a time, DuckDB's JSON functions check every line and pull out the contract
+    fields, and Arrow converts the columns. The lines the bulk reading cannot vouch for (not UTF-8, not JSON,
+    not an object, nested deeply, a field of another JSON type than its column's) are read again one at a time
+    by `_json_line`, which gives each bad line its own reason; so every line is either a row or quarantined."""
+    bulk = duckdb.connect()
+    try:
+        for block, first_line in _line_blocks(file):
+            for start in range(0, len(block), batch_rows):
+                yield _json_batch(bulk, source, block[start : start + batch_rows], first_line + start, allowed)
+    finally:
+        bulk.close()
+
+
+def _line_blocks(file: LandingFile) -> Iterator[tuple[pa.BinaryArray, int]]:
+    """The file's lines (with their line breaks), a block of about `JSON_BLOCK_BYTES` at a time, and the number
+    of each block's first line. A byte-order mark before the first line is not part of it."""
+    first_line, rest = 1, b""
+    with open_bytes(file) as stream:
+        while True:
+            try:
+                chunk = stream.read(JSON_BLOCK_BYTES)
+            except OSError as error:
+                raise LandingFileError(f"{file.name}: cannot be decompressed ({error})") from None
+            if first_line == 1 and not rest and chunk.startswith(UTF8_BOM):
+                chunk = chunk[len(UTF8_BOM) :]
+            data = rest + chunk
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            if cut == 0 and chunk:  # no line ends in this chunk yet
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            if block:
+                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")) + 1
+                if not ends.size or ends[-1] != len(block):
+                    ends = np.append(ends, len(block))
+                offsets = np.concatenate([[0], ends]).astype(np.int32)
+                lines = pa.Array.from_buffers(
+                    pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+                )
+                yield lines, first_line
+                first_line += len(ends)
+            if not chunk:
+                return
+
+
+def _json_batch(
+    bulk: duckdb.DuckDBPyConnection, source: Source, lines: pa.BinaryArray, first_line: int, allowed: ValueSets
+) -> Batch:
+    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
+    try:
+        text = lines.cast(pa.string())
+        careful = pa.array(np.zeros(len(lines), dtype=bool))
+    except pa.ArrowInvalid:  # a line that is not UTF-8: the line reader names it, the others are read in bulk
+        utf8 = [_is_utf8(line) for line in lines.to_pylist()]
+        careful = pc.invert(pa.array(utf8))
+        text = pc.if_else(careful, pa.scalar(b"", pa.binary()), lines).cast(pa.string())
+    paths = ["$"] + [f"$.{column.path or column.name}" for column in source.columns]
+    parents = sorted({"$"} | {path.rsplit(".", 1)[0] for path in paths[1:] if path.count(".") > 1})
+    lines_table = pa.table({"n": numbers, "text": text, "careful": careful})  # noqa: F841 (read by DuckDB)
+    found = bulk.sql(
+        """
+        select n, text, careful, json_type(json_text, $paths) as types,
+            json_extract_string(json_text, $paths) as "values",
+            list_bool_and(list_transform(json_keys(json_text, $parents),
+                lambda keys: length(list_distinct(keys)) = length(keys))) as distinct_keys
+        from (
+            select *, case when not careful and json_valid(text) then text else 'null' end as json_text
+            from lines_table
+        )
+        """,
+        params={"paths": paths, "parents": parents},
+    ).to_arrow_table()
+    types, values = found["types"].combine_chunks(), found["values"].combine_chunks()
+    # What DuckDB reads otherwise than Python: a key given twice (Python keeps the last value, DuckDB the first),
+    # a comma before a closing bracket (DuckDB allows it), nesting deeper than Python reads.
+    brackets = pc.add(pc.count_substring(found["text"], "{"), pc.count_substring(found["text"], "["))
+    ok = pc.and_(pc.invert(found["careful"]), pc.equal(pc.list_element(types, 0), "OBJECT"))
+    ok = pc.and_(ok, pc.and_(pc.fill_null(found["distinct_keys"], False), pc.less(brackets, NESTING_LIMIT)))
+    ok = pc.and_(ok, pc.invert(pc.match_substring_regex(found["text"], r",\s*[\]}]")))
+    fields = {}
+    for index, column in enumerate(source.columns, start=1):
+        kind = pc.list_element(types, index)
+        fits = pc.or_(pc.is_null(kind), pc.is_in(kind, pa.array(sorted(JSON_TYPES[column.type]))))  # null: absent
+        ok = pc.and_(ok, fits)
+        fields[column.name] = pc.if_else(fits, pc.list_element(values, index), pa.scalar(None, pa.string()))
+    unix = [column.name for column in source.columns if column.type is ColumnType.UNIX_SECONDS]
+    for name in unix:
+        seconds = fields[name].cast(pa.float64())
+        in_range = pc.fill_null(pc.less(pc.abs(seconds), LATEST_UNIX_SECONDS), True)
+        ok = pc.and_(ok, in_range)
+        fields[name] = pc.if_else(in_range, seconds, pa.scalar(None, pa.float64()))
+    ok = pc.fill_null(ok, False)
+    blank = pc.equal(pc.utf8_trim_whitespace(found["text"]), "")
+    bulk_rows = pc.and_(ok, pc.invert(blank))
+    by_line = pc.or_(found["careful"], pc.and_(pc.invert(ok), pc.invert(blank)))
+
+    kept = found.filter(bulk_rows)
+    payload = pc.utf8_trim_whitespace(kept["text"])
+    columns = {}
+    for column in source.columns:
+        value = fields[column.name].filter(bulk_rows)
+        if column.type is ColumnType.UNIX_SECONDS:
+            micros = pc.round(pc.multiply(value, 1_000_000)).cast(pa.int64())
+            value = micros.cast(UTC_TIMESTAMP)
+        else:
+            value = pc.if_else(pc.equal(pc.utf8_trim_whitespace(value), ""), pa.scalar(None, pa.string()), value)
+        columns[column.name] = value
+    positions = kept["n"].to_pylist()
+    shown = lambda index: payload[index].as_py()  # noqa: E731
+    batch = _typed_batch(source, columns, positions, shown, allowed, {"payload": payload})
+
+    again = pc.indices_nonzero(by_line).to_pylist()
+    if not again:
+        return batch
+    raw_lines = lines.take(pa.array(again)).to_pylist()
+    careful_batch = _json_lines(source, zip((first_line + i for i in again), raw_lines, strict=True), allowed)
+    table = pa.concat_tables([batch.table, careful_batch.table]).sort_by(position_column(source))
+    return Batch(table, sorted(batch.quarantined + careful_batch.quarantined, key=lambda q: q.line))
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_lines(source: Source, numbered: Iterable[tuple[int, bytes]], allowed: ValueSets) -> Batch:
+    """Lines read one at a time, as Python's JSON reader sees them: each a row or quarantined with its reason."""
     columns: list[Column] = list(source.columns)
     schema = raw_schema(source)
     values: dict[str, list] = {name: [] for name in schema.names}
     quarantined: list[Quarantined] = []
-    with open_bytes(file) as stream:
-        for number, raw in enumerate(_lines(stream, file.name), start=1):
-            if not raw.strip():
-                continue  # a blank line is no row
-            if number == 1 and raw.startswith(UTF8_BOM):
-                raw = raw[len(UTF8_BOM) :]  # a byte-order mark some exporters write first: not part of the line
-            try:
-                text = raw.decode("utf-8").strip()
-                event = json.loads(text)
-                if not isinstance(event, dict):
-                    raise BadValue(f"a line must be a JSON object, not a JSON {type(event).__name__}")
-                row = [convert_value(column, _lookup(event, column.path or column.name)) for column in columns]
-            except UnicodeDecodeError:
-                quarantined.append(Quarantined(number, "not valid UTF-8", raw.decode("utf-8", "replace").strip()))
-                continue
-            except json.JSONDecodeError as error:
-                quarantined.append(Quarantined(number, f"bad JSON: {error.msg} at column {error.colno}", text))
-                continue
-            except RecursionError:
-                quarantined.append(Quarantined(number, "bad JSON: nested too deeply to read", text[:10_000]))
-                continue
-            except BadValue as error:
-                quarantined.append(Quarantined(number, str(error), text))
-                continue
-            for column, value in zip(columns, row, strict=True):
-                values[column.name].append(value)
-            values["_line"].append(number)
-            values["payload"].append(text)
-            if len(values["_line"]) >= batch_rows:
-                yield _checked_batch(source, pa.table(values, schema=schema), quarantined, allowed)
-                values, quarantined = {name: [] for name in schema.names}, []
-    if values["_line"] or quarantined:
-        yield _checked_batch(source, pa.table(values, schema=schema), quarantined, allowed)
+    for number, raw in numbered:
+        try:
+            text = raw.decode("utf-8").strip()
+            event = json.loads(text)
+            if not isinstance(event, dict):
+                raise BadValue(f"a line must be a JSON object, not a JSON {type(event).__name__}")
+            row = [convert_value(column, _lookup(event, column.path or column.name)) for column in columns]
+        except UnicodeDecodeError:
+            quarantined.append(Quarantined(number, "not valid UTF-8", raw.decode("utf-8", "replace").strip()))
+            continue
+        except json.JSONDecodeError as error:
+            quarantined.append(Quarantined(number, f"bad JSON: {error.msg} at column {error.colno}", text))
+            continue
+        except RecursionError:
+            quarantined.append(Quarantined(number, "bad JSON: nested too deeply to read", text[:10_000]))
+            continue
+        except BadValue as error:
+            quarantined.append(Quarantined(number, str(error), text))
+            continue
+        for column, value in zip(columns, row, strict=True):
+            values[column.name].append(value)
+        values["_line"].append(number)
+        values["payload"].append(text)
+    return _checked_batch(source, pa.table(values, schema=schema), quarantined, allowed)
 
 
 def _checked_batch(source: Source, table: pa.Table, quarantined: list[Quarantined], allowed: ValueSets) -> Batch:
