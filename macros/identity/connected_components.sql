@@ -6,8 +6,8 @@
     A component is named by its smallest node.
 
     1. Contraction. Every node is mapped to the node of least *order* in its closed neighbourhood, and the
-       graph is replaced by the distinct images of its edges (self-loops dropped). A node and its image are in the same
-       component, so the contracted graph has the same components. The order is a hash of the node seeded by
+       graph is replaced by the distinct images of its edges (self-loops dropped). A node and its image are in
+       the same component, so the contracted graph has the same components. The order is a hash of the node seeded by
        the round (`node_order`), so no numbering of the nodes, whatever order their values first appeared in,
        makes contraction stall: ordered by id, a path whose ids run along it loses one node a round; ordered
        by a fresh hash, any path or star loses about half its edges a round. (Looking two steps away shrinks a

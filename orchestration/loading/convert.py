@@ -167,8 +167,7 @@ def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int,
     if column.type is ColumnType.STRING and pa.types.is_string(values.type):
         return values, _missing(column, values)  # raw keeps strings exactly as delivered
     if values.type == target:  # typed already (Parquet, or a number JSON gave): only a missing value is bad
-        missing = pc.indices_nonzero(pc.is_null(values)).to_pylist() if column.required else []
-        return values, {index: f"missing {column.name}" for index in missing}
+        return values, _missing(column, values)
     fast = _fast_convert(column, values, target)
     if fast is not None and (not column.required or fast.null_count == 0):
         return fast, {}
@@ -225,10 +224,12 @@ def _cast_one_by_one(column: Column, values: pa.Array, target: pa.DataType) -> t
 
 
 def _missing(column: Column, values: pa.Array) -> dict[int, str]:
+    """The rows of a required column with no value: null, or (text) empty once trimmed."""
     if not column.required:
         return {}
-    empty = pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), ""))
-    empty = pc.fill_null(empty, True)
+    empty = pc.is_null(values)
+    if pa.types.is_string(values.type):
+        empty = pc.fill_null(pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(values), "")), True)
     return {index.as_py(): f"missing {column.name}" for index in pc.indices_nonzero(empty)}
 
 

@@ -353,8 +353,9 @@ def read_jsonl(file: LandingFile, source: Source, batch_rows: int, allowed: Valu
 
     Read in bulk: a block of lines at a time, DuckDB's JSON functions check every line and pull out the contract
     fields, and Arrow converts the columns. The lines the bulk reading cannot vouch for (not UTF-8, not JSON,
-    not an object, nested deeply, a field of another JSON type than its column's) are read again one at a time
-    by `_json_line`, which gives each bad line its own reason; so every line is either a row or quarantined."""
+    not an object, nested deeply, a key given twice, a trailing comma, a field of another JSON type than its
+    column's) are read again one at a time by `_json_lines`, which gives each bad line its own reason; so every
+    line is either a row or quarantined."""
     bulk = duckdb.connect()
     try:
         for block, first_line in _line_blocks(file):
@@ -373,7 +374,7 @@ def _line_blocks(file: LandingFile) -> Iterator[tuple[pa.BinaryArray, int]]:
             try:
                 chunk = stream.read(JSON_BLOCK_BYTES)
             except OSError as error:
-                raise LandingFileError(f"{file.name}: cannot be decompressed ({error})") from None
+                raise _undecompressable(file.name, error) from None
             if first_line == 1 and not rest and chunk.startswith(UTF8_BOM):
                 chunk = chunk[len(UTF8_BOM) :]
             data = rest + chunk
@@ -532,7 +533,12 @@ def _lines(stream, display_name: str) -> Iterator[bytes]:
     try:
         yield from io.BufferedReader(stream)
     except OSError as error:
-        raise LandingFileError(f"{display_name}: cannot be decompressed ({error})") from None
+        raise _undecompressable(display_name, error) from None
+
+
+def _undecompressable(display_name: str, error: OSError) -> LandingFileError:
+    """A compressed file cut short or corrupt: refused, loading none of it."""
+    return LandingFileError(f"{display_name}: cannot be decompressed ({error})")
 
 
 def read_parquet(file: LandingFile, source: Source, batch_rows: int, allowed: ValueSets) -> Iterator[Batch]:
