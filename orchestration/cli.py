@@ -91,15 +91,23 @@ def _missing(warehouse: Path) -> typer.BadParameter:
 def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's and dbt's own logs.")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Run on the demo's landing folder and warehouse.")] = False,
+    full_checks: Annotated[
+        bool,
+        typer.Option(
+            "--full-checks",
+            help="Run every data test over its whole table (by default a test on an incremental model reads the "
+            "rows this build wrote; the weekly full_checks schedule does this too).",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline once, through Dagster, in-process: load new landing files, then build and test dbt."""
     from .defs.instance import DEMO_HOME
 
     if demo:
-        summary = _run(DEMO_WAREHOUSE, DEMO_DIR / "landing", verbose, home=DEMO_HOME)
+        summary = _run(DEMO_WAREHOUSE, DEMO_DIR / "landing", verbose, home=DEMO_HOME, full_checks=full_checks)
     else:
         current = _current()
-        summary = _run(current.warehouse, current.landing_dir, verbose)
+        summary = _run(current.warehouse, current.landing_dir, verbose, full_checks=full_checks)
     raise typer.Exit(0 if summary.succeeded else 1)
 
 
@@ -597,7 +605,7 @@ def _reader(warehouse: Path, wait: float, sandbox: bool = False):
         raise typer.Exit(1) from None
 
 
-def _run(warehouse: Path, landing: Path, verbose: bool, home: Path | None = None):
+def _run(warehouse: Path, landing: Path, verbose: bool, home: Path | None = None, full_checks: bool = False):
     from reverse_etl.sync_files import SyncDefinitionError
 
     from .defs.pipeline import run_pipeline
@@ -605,7 +613,7 @@ def _run(warehouse: Path, landing: Path, verbose: bool, home: Path | None = None
     from .segments.declarations import SegmentDeclarationError
 
     try:
-        summary = run_pipeline(warehouse, landing, verbose=verbose, home=home)
+        summary = run_pipeline(warehouse, landing, verbose=verbose, home=home, full_checks=full_checks)
     except (SegmentDeclarationError, SyncDefinitionError, PrepareFailed, SettingsError) as error:
         typer.echo(f"Tessera run: FAILED before starting: {error}", err=True)
         raise typer.Exit(1) from None

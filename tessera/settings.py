@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     )
     step_retry_seconds: float = Field(30, ge=0, description="Seconds before the first retry; each next doubles.")
     pipeline_cron: Cron = Field("0 3 * * *", description="When the daily pipeline runs (cron, UTC).")
+    full_checks_cron: Cron = Field(
+        "0 4 * * 0",
+        description="When the pipeline runs with every data test over its whole table (cron, UTC; weekly).",
+    )
     syncs_cron: Cron = Field(
         "0 * * * *", description="When the syncs whose definition names no `schedule:` run (cron, UTC)."
     )

@@ -16,6 +16,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from orchestration.defs import definitions
 from orchestration.defs.automation import new_files_request
+from orchestration.defs.dbt_assets import FULL_CHECKS_TAG
 from orchestration.defs.instance import LOCAL_HOME, TEMPLATES, dagster_home
 from orchestration.defs.resources import LandingFolder, Warehouse
 from orchestration.prepare import prepare
@@ -95,7 +96,10 @@ def test_the_landing_sensor_launches_nothing_for_files_a_run_already_loaded(tmp_
     assert isinstance(new_files_request(context, landing, Warehouse(path=str(tmp_path / "w.duckdb"))), dg.SkipReason)
 
 
-@pytest.mark.parametrize(("name", "job"), [("daily_pipeline", "tessera_pipeline"), ("syncs_schedule", "tessera_syncs")])
+@pytest.mark.parametrize(
+    ("name", "job"),
+    [("daily_pipeline", "tessera_pipeline"), ("full_checks", "tessera_pipeline"), ("syncs_schedule", "tessera_syncs")],
+)
 def test_a_schedule_skips_while_a_run_of_its_job_is_in_flight(defs: dg.Definitions, name: str, job: str) -> None:
     schedule = defs.resolve_schedule_def(name)
     with dg.instance_for_test() as instance:
@@ -106,6 +110,14 @@ def test_a_schedule_skips_while_a_run_of_its_job_is_in_flight(defs: dg.Definitio
         assert isinstance(skipped, dg.SkipReason) and run_id in skipped.skip_message
         instance.report_run_canceled(instance.get_run_by_id(run_id))
         assert isinstance(schedule(dg.build_schedule_context(instance=instance)), dg.RunRequest)
+
+
+def test_the_weekly_full_checks_run_the_pipeline_with_every_test_over_its_whole_table(defs: dg.Definitions) -> None:
+    schedule = defs.resolve_schedule_def("full_checks")
+    assert schedule.job_name == "tessera_pipeline" and schedule.cron_schedule == "0 4 * * 0"
+    with dg.instance_for_test() as instance:
+        request = schedule(dg.build_schedule_context(instance=instance))
+    assert isinstance(request, dg.RunRequest) and request.tags == {FULL_CHECKS_TAG: "true"}
 
 
 def test_loaders_and_syncs_retry_and_sources_and_marts_have_freshness_checks(defs: dg.Definitions) -> None:

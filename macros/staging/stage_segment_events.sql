@@ -69,5 +69,5 @@ first_deliveries as (
 
 )
 
-select * from first_deliveries
+select *, {{ tessera.built_at() }} as _built_at from first_deliveries
 {% endmacro %}

@@ -25,6 +25,7 @@ from .automation import (
     new_landing_files,
     pipeline_job,
     sync_schedules,
+    weekly_full_checks,
 )
 from .checks import build_warehouse_checks
 from .dbt_assets import dbt_models, dbt_resource
@@ -67,7 +68,7 @@ def _definitions(manifest_version: int, current: Settings) -> dg.Definitions:
         ],
         asset_checks=[*freshness, build_warehouse_checks(list(models.keys))],
         jobs=[pipeline, *sync_jobs],
-        schedules=[daily_pipeline(current, pipeline), *sync_schedules_],
+        schedules=[daily_pipeline(current, pipeline), weekly_full_checks(current, pipeline), *sync_schedules_],
         sensors=[new_landing_files(current, pipeline), freshness_sensor, dead_runs],
         resources={"warehouse": Warehouse(), "landing": LandingFolder(), "dbt": dbt_resource()},
     )

@@ -8,6 +8,8 @@ checks on sources and marts, each built by a factory from the settings read when
 - The syncs run on their own definition's `schedule:`: a job and a schedule per distinct cron over the syncs
   that name it; `tessera_syncs` (every sync naming none, and the erasures) at `TESSERA_SYNCS_CRON`, hourly by
   default. Each run re-sends rejected rows and picks up what an earlier run built.
+- `full_checks` runs the pipeline weekly at `TESSERA_FULL_CHECKS_CRON` (Sunday 04:00 UTC) with every data test
+  over its whole table; the daily runs' tests on incremental models read only the rows each build wrote.
 - A schedule whose job still has a run queued or in progress skips its tick, saying which run.
 - Freshness: each loader asset fails its check when it was last loaded more than `TESSERA_SOURCE_FRESHNESS_HOURS`
   (26) ago, each mart when last built more than `TESSERA_MART_FRESHNESS_HOURS` (26) ago; a sensor evaluates them.
@@ -31,6 +33,7 @@ from tessera.warehouse import WarehouseBusy, read_only, table_exists
 
 from ..loading.landing import source_files
 from ..sources import SOURCES
+from .dbt_assets import FULL_CHECKS_TAG
 from .resources import LandingFolder, Warehouse
 
 PIPELINE_JOB, SYNCS_JOB = "tessera_pipeline", "tessera_syncs"
@@ -72,8 +75,19 @@ def daily_pipeline(settings: Settings, job: UnresolvedAssetJobDefinition) -> dg.
     )
 
 
-def _schedule(name: str, job: UnresolvedAssetJobDefinition, cron: str, description: str) -> dg.ScheduleDefinition:
-    """A schedule of `job` at `cron` (UTC) that skips its tick while a run of the job is queued or in progress."""
+def weekly_full_checks(settings: Settings, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    """The pipeline with every data test over its whole table: what the daily runs' tests, which read the rows
+    each build wrote, cannot see (a row no build touched, broken by a change elsewhere)."""
+    cron = settings.full_checks_cron
+    description = f"The whole pipeline with full-table checks at {cron} (UTC), unless a run of it is still going."
+    return _schedule("full_checks", job, cron, description, tags={FULL_CHECKS_TAG: "true"})
+
+
+def _schedule(
+    name: str, job: UnresolvedAssetJobDefinition, cron: str, description: str, tags: dict[str, str] | None = None
+) -> dg.ScheduleDefinition:
+    """A schedule of `job` at `cron` (UTC) that skips its tick while a run of the job is queued or in progress;
+    its runs carry `tags`."""
 
     @dg.schedule(
         name=name,
@@ -84,7 +98,7 @@ def _schedule(name: str, job: UnresolvedAssetJobDefinition, cron: str, descripti
         description=description,
     )
     def schedule(context: dg.ScheduleEvaluationContext):
-        return in_flight(context.instance, job.name) or dg.RunRequest()
+        return in_flight(context.instance, job.name) or dg.RunRequest(tags=tags or {})
 
     return schedule
 

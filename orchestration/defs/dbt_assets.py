@@ -17,6 +17,9 @@ from ..loading.warehouse import mark_retractions_rebuilt, retractions_pending_re
 from ..prepare import DBT_EXECUTABLE
 from .resources import DEFAULT_OWNER, Warehouse
 
+# A run with this tag set to "true" runs every data test over its whole table, not only the rows it wrote.
+FULL_CHECKS_TAG = "tessera/full_checks"
+
 # The asset groups, by layer, in the order data flows: the dbt folder (fqn after the project) decides.
 LAYERS: list[tuple[tuple[str, ...], str]] = [
     (("staging",), "staging"),
@@ -74,14 +77,22 @@ def dbt_models() -> dg.AssetsDefinition:
 
 
 def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """`dbt build`: runs the models and their tests in dependency order, into the loaders' warehouse. After a
-    file was retracted (`tessera files retract`), the build is a full refresh, so that nothing built from the
-    file's rows is left (customer ids and node numbers survive it)."""
+    """`dbt build`: runs the models and their data tests in dependency order, into the loaders' warehouse.
+
+    The tests on incremental models read the rows the build wrote (macros/tests/scoped_tests.sql); a run tagged
+    FULL_CHECKS_TAG (`tessera run --full-checks`, the weekly schedule) reads whole tables. Unit tests check the
+    SQL, not the data: the test suite runs them, not every build. After a file was retracted (`tessera files
+    retract`), the build is a full refresh, so that nothing built from the file's rows is left (customer ids and
+    node numbers survive it)."""
     with warehouse.connect() as con:
         retracted = retractions_pending_rebuild(con)
-    arguments = ["build", "--full-refresh"] if retracted else ["build"]
+    arguments = ["build", "--exclude-resource-type", "unit_test"]
     if retracted:
+        arguments.append("--full-refresh")
         context.log.info(f"{retracted} file(s) retracted since the last build: rebuilding with --full-refresh")
+    if context.run.tags.get(FULL_CHECKS_TAG) == "true":
+        arguments += ["--vars", '{"full_checks": true}']
+        context.log.info("full checks: every data test reads its whole table")
     with warehouse.exported_to_dbt():
         yield from dbt.cli(arguments, context=context).stream()
     if retracted:

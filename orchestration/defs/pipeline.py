@@ -25,6 +25,7 @@ from ..prepare import known_events, prepare
 from ..sources import SOURCES
 from ..terminal import table, text
 from . import definitions
+from .dbt_assets import FULL_CHECKS_TAG
 from .instance import project_instance
 from .resources import LandingFolder, Warehouse
 from .runs import fail_dead_runs, interrupted_by_signals, run_tags
@@ -121,9 +122,12 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False, home: Path | None = None) -> RunSummary:
+def run_pipeline(
+    warehouse: Path, landing: Path, verbose: bool = False, home: Path | None = None, full_checks: bool = False
+) -> RunSummary:
     """Prepares the project, runs the pipeline job once against `warehouse` and `landing`, and summarises what it
-    did. `home`: the Dagster instance's folder the run is recorded in (default: `instance.dagster_home()`)."""
+    did. `home`: the Dagster instance's folder the run is recorded in (default: `instance.dagster_home()`).
+    `full_checks`: every data test reads its whole table, not only the rows the build wrote."""
     started = time.monotonic()
     summary = RunSummary(warehouse=warehouse, landing=landing)
     if not landing.is_dir():
@@ -144,7 +148,7 @@ def run_pipeline(warehouse: Path, landing: Path, verbose: bool = False, home: Pa
                 instance=instance,
                 resources={"warehouse": Warehouse(path=str(warehouse)), "landing": LandingFolder(path=str(landing))},
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}},
-                tags=run_tags(),
+                tags={**run_tags(), **({FULL_CHECKS_TAG: "true"} if full_checks else {})},
                 raise_on_error=False,
             )
     _read_events(result, summary)

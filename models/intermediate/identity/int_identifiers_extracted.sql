@@ -126,4 +126,4 @@ deduplicated as (
 
 )
 
-select * from deduplicated
+select *, {{ tessera.built_at() }} as _built_at from deduplicated

@@ -58,4 +58,4 @@ numbered as (
 
 )
 
-select * from numbered
+select *, {{ tessera.built_at() }} as _built_at from numbered

@@ -87,4 +87,4 @@ keyed as (
 
 )
 
-select * from keyed
+select *, {{ tessera.built_at() }} as _built_at from keyed

@@ -82,4 +82,4 @@ assigned as (
 
 )
 
-select * from assigned
+select *, {{ tessera.built_at() }} as _built_at from assigned

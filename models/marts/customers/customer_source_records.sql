@@ -34,4 +34,4 @@ final as (
 
 )
 
-select * from final
+select *, {{ tessera.built_at() }} as _built_at from final

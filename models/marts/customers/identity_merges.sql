@@ -21,4 +21,4 @@ merged as (
 
 )
 
-select * from merged
+select *, {{ tessera.built_at() }} as _built_at from merged

@@ -21,4 +21,4 @@ split as (
 
 )
 
-select * from split
+select *, {{ tessera.built_at() }} as _built_at from split

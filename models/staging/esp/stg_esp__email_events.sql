@@ -32,4 +32,4 @@ first_deliveries as (
 
 )
 
-select * from first_deliveries
+select *, {{ tessera.built_at() }} as _built_at from first_deliveries

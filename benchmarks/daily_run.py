@@ -1,0 +1,95 @@
+"""What a day costs: the first build of N customers x D days, the next day's build, and a rebuild with no new files.
+
+    python benchmarks/daily_run.py --customers 100000 --days 30
+
+Generates D + 1 days once (kept under --workdir), lands the first D days in a fresh landing folder and warehouse
+and runs the pipeline (`tessera run`'s `run_pipeline`, in a child process of its own), then lands day D + 1 and
+runs it again, then runs once more with nothing new. For each run it prints the wall time, the child's peak memory
+(max RSS), and from dbt's run_results.json the time of the models and of the tests, each against the first
+build; then the models and tests that cost the next day most. Asserts nothing: speed is measured here, never in
+the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from common import ROOT, arguments, landing_folder, run_measured
+
+RUN_ONE = """
+import sys
+from pathlib import Path
+from orchestration.defs.pipeline import run_pipeline
+summary = run_pipeline(Path(sys.argv[1]), Path(sys.argv[2]), home=Path(sys.argv[3]))
+print(summary.render())
+raise SystemExit(0 if summary.succeeded else 1)
+"""
+
+
+def land(generated: Path, landing: Path, day: int) -> None:
+    """Copies the generated files of day `day` (1-based: the day-th date of each source's files) into `landing`."""
+    for source in sorted(path for path in generated.iterdir() if path.is_dir() and not path.name.startswith("_")):
+        files = sorted(source.iterdir())
+        if day <= len(files):
+            (landing / source.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(files[day - 1], landing / source.name / files[day - 1].name)
+
+
+def run_results_since(started_at: float) -> list[dict]:
+    """The results of the dbt invocations written after `started_at` (dagster-dbt gives each its own target)."""
+    results = []
+    for path in (ROOT / "target").rglob("run_results.json"):
+        if path.stat().st_mtime >= started_at:
+            results += json.loads(path.read_text())["results"]
+    return results
+
+
+def seconds_of(results: list[dict], kind: str) -> float:
+    return sum(result["execution_time"] for result in results if result["unique_id"].split(".")[0] == kind)
+
+
+def main(args: Namespace) -> None:
+    generated = landing_folder(Namespace(**{**vars(args), "days": args.days + 1}))
+    work = Path(tempfile.mkdtemp(prefix="daily-run-", dir=args.workdir))
+    landing, warehouse, home = work / "landing", work / "warehouse.duckdb", work / "dagster"
+    home.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows = []
+    by_node = {}
+    for label, days in [("first build", range(1, args.days + 1)), ("next day", [args.days + 1]), ("no new files", [])]:
+        for day in days:
+            land(generated, landing, day)
+        started_at = time.time()
+        measured = run_measured([sys.executable, "-c", RUN_ONE, str(warehouse), str(landing), str(home)], env)
+        results = run_results_since(started_at)
+        models, tests = seconds_of(results, "model"), seconds_of(results, "test")
+        rows.append((label, measured.seconds, measured.peak_mib, models, tests))
+        by_node[label] = results
+        print(f"{label}: {measured.seconds:.1f}s", flush=True)
+
+    first = rows[0]
+    print(f"\n{args.customers:,} customers x {args.days} days, then a day more, then nothing new\n")
+    columns = ["wall s", "x first", "models s", "x first", "tests s", "x first", "peak MiB"]
+    print(f"{'run':<14}" + "".join(f"{column:>10}" for column in columns))
+    for label, seconds, peak, models, tests in rows:
+        print(
+            f"{label:<14}{seconds:>10.1f}{seconds / first[1]:>10.2f}{models:>10.1f}{models / first[3]:>10.2f}"
+            f"{tests:>10.1f}{tests / first[4]:>10.2f}{peak:>10.0f}"
+        )
+    for label in ("next day", "no new files"):
+        print(f"\ncostliest in '{label}':")
+        costliest = sorted(by_node[label], key=lambda result: -result["execution_time"])[:12]
+        for result in costliest:
+            print(f"  {result['execution_time']:>7.2f}s  {result['unique_id']}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(arguments(__doc__))
