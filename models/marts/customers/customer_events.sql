@@ -2,8 +2,9 @@
     One timeline per customer across web, app, orders, stores, email and support.
 
     Incremental: events never change, but their customer can. A run adds the events loaded since the last one,
-    moves to their new customer the events whose record changed customer (a merge or a split), and deletes the
-    events whose record no longer belongs to anyone, and those of erased customers (post-hook).
+    moves to their new customer the events whose record changed customer (a merge or a split: the records
+    int_source_records_assigned wrote since this model last did), and deletes the events whose record no longer
+    belongs to anyone, and those of erased customers (post-hook).
 -#}
 {{ config(
     materialized='incremental',
@@ -140,19 +141,30 @@ new_events as (
 ),
 
 {% if is_incremental() %}
+{#- A record that changed customer was assigned again since this model last wrote: only those are looked up. -#}
+reassigned_records as (
+
+    select * from records
+    where records._built_at > (
+        select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
+    )
+
+),
+
 events_of_moved_records as (
 
     select
         existing.event_id,
-        records.customer_id,
+        reassigned_records.customer_id,
         existing.source,
         existing.event_type,
         existing.occurred_at,
         existing.properties,
         existing._loaded_at
     from {{ this }} as existing
-    inner join records on records.source = existing.source and records.source_record_id = existing.event_id
-    where records.customer_id <> existing.customer_id
+    inner join reassigned_records
+        on reassigned_records.source = existing.source and reassigned_records.source_record_id = existing.event_id
+    where reassigned_records.customer_id <> existing.customer_id
         and existing.event_id not in (select event_id from new_events)
 
 ),

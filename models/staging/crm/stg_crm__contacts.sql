@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', unique_key='contact_id', incremental_strategy='delete+insert') }}
+
 with source as (
 
-    {{ tessera.accepted_rows(source('crm', 'crm_contacts')) }}
+    {{ tessera.accepted_rows(source('crm', 'crm_contacts'), new_only=true) }}
 
 ),
 
@@ -44,8 +46,8 @@ normalised as (
 
 latest_versions as (
 
-    {{ tessera.deduplicate('normalised', 'contact_id', 'updated_at desc nulls last, _loaded_at desc, _file desc, _line desc') }}
+    {{ tessera.latest_versions('normalised', 'contact_id', 'updated_at desc nulls last, _loaded_at desc, _file desc, _line desc') }}
 
 )
 
-select * from latest_versions
+select *, {{ tessera.built_at() }} as _built_at from latest_versions

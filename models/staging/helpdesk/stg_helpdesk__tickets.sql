@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', unique_key='ticket_id', incremental_strategy='delete+insert') }}
+
 with source as (
 
-    {{ tessera.accepted_rows(source('helpdesk', 'support_tickets')) }}
+    {{ tessera.accepted_rows(source('helpdesk', 'support_tickets'), new_only=true) }}
 
 ),
 
@@ -40,8 +42,8 @@ normalised as (
 
 latest_versions as (
 
-    {{ tessera.deduplicate('normalised', 'ticket_id', '_loaded_at desc, _file desc, _line desc') }}
+    {{ tessera.latest_versions('normalised', 'ticket_id', '_loaded_at desc, _file desc, _line desc') }}
 
 )
 
-select * from latest_versions
+select *, {{ tessera.built_at() }} as _built_at from latest_versions

@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', unique_key='card_number', incremental_strategy='delete+insert') }}
+
 with source as (
 
-    {{ tessera.accepted_rows(source('loyalty', 'loyalty_members')) }}
+    {{ tessera.accepted_rows(source('loyalty', 'loyalty_members'), new_only=true) }}
 
 ),
 
@@ -41,8 +43,8 @@ normalised as (
 
 latest_versions as (
 
-    {{ tessera.deduplicate('normalised', 'card_number', '_loaded_at desc, _file desc, _line desc') }}
+    {{ tessera.latest_versions('normalised', 'card_number', '_loaded_at desc, _file desc, _line desc') }}
 
 )
 
-select * from latest_versions
+select *, {{ tessera.built_at() }} as _built_at from latest_versions

@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert') }}
+
 with source as (
 
-    {{ tessera.accepted_rows(source('shop', 'orders')) }}
+    {{ tessera.accepted_rows(source('shop', 'orders'), new_only=true) }}
 
 ),
 
@@ -49,8 +51,8 @@ normalised as (
 
 latest_versions as (
 
-    {{ tessera.deduplicate('normalised', 'order_id', '_loaded_at desc, _file desc, _row desc') }}
+    {{ tessera.latest_versions('normalised', 'order_id', '_loaded_at desc, _file desc, _row desc') }}
 
 )
 
-select * from latest_versions
+select *, {{ tessera.built_at() }} as _built_at from latest_versions
