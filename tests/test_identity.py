@@ -284,25 +284,33 @@ def test_a_run_with_new_files_redoes_only_what_they_touch_and_agrees_with_doing_
     assert _clusters(scratch) == incremental
     assert _records(scratch) == _records(warehouse)
 
-    # The re-exported sources staged from the new files only, and the timeline updated in place, hold what
-    # staging and building them from every file holds.
+    # The re-exported sources staged from the new files only, the timeline updated in place and the golden-record
+    # candidates ranked again for the touched customers only hold what building them from everything holds.
     restaged = tmp_path / "restaged.duckdb"
     shutil.copy(warehouse, restaged)
-    models = [*RE_EXPORTED, "customer_events"]
+    models = [*RE_EXPORTED, "customer_events", "int_profile_attributes_ranked"]
     rebuilt = _dbt(restaged, "run", "--full-refresh", "-s", *models)
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     for model in models:
         assert _rows(restaged, model) == _rows(warehouse, model), model
+
+    # A changed survivorship rule ranks every customer again, as ranking from scratch does.
+    ranked, before = "int_profile_attributes_ranked", _rows(warehouse, "int_profile_attributes_ranked")
+    reordered = "{survivorship_source_priority: [web_events, app_events, support_tickets, loyalty_members, orders]}"
+    assert _dbt(warehouse, "run", "-s", ranked, "--vars", reordered).returncode == 0
+    assert _dbt(restaged, "run", "--full-refresh", "-s", ranked, "--vars", reordered).returncode == 0
+    assert _rows(warehouse, ranked) == _rows(restaged, ranked) != before
 
 
 RE_EXPORTED = ["stg_crm__contacts", "stg_shop__orders", "stg_loyalty__members", "stg_helpdesk__tickets"]
 
 
 def _rows(warehouse: Path, model: str) -> list[str]:
-    """Every row of a model but its build stamp, each as its repr (some columns hold lists), in order."""
-    schema = "marts" if model == "customer_events" else "staging"
+    """Every row of a model but its build stamps, each as its repr (some columns hold lists), in order."""
+    schema = {"customer_events": "marts", "int_profile_attributes_ranked": "intermediate"}.get(model, "staging")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return sorted(map(repr, con.execute(f"select * exclude (_built_at) from {schema}.{model}").fetchall()))
+        stamps = "_built_at, _survivorship_rule" if model == "int_profile_attributes_ranked" else "_built_at"
+        return sorted(map(repr, con.execute(f"select * exclude ({stamps}) from {schema}.{model}").fetchall()))
 
 
 def _records(warehouse: Path) -> list[set[tuple]]:

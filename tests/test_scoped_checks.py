@@ -152,6 +152,29 @@ def test_tessera_run_full_checks_reads_whole_tables(built: Path, tmp_path: Path)
     assert all(f"FAILED: marts/customer_source_records: {test}" in full.stdout for test in broken), full.stdout[-3000:]
 
 
+def test_a_warehouse_built_before_the_stamps_builds_on_without_a_full_refresh(built: Path, tmp_path: Path) -> None:
+    """A warehouse of an earlier version holds no `_built_at` (nor the survivorship rule of each ranked row): the
+    next build adds the columns, and ranks every customer again."""
+    warehouse = tmp_path / "earlier.duckdb"
+    shutil.copy(built, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        stamped = con.execute(
+            "select table_schema || '.' || table_name from information_schema.columns where column_name = '_built_at'"
+        ).fetchall()
+        for (table,) in stamped:
+            con.execute(f"alter table {table} drop column _built_at")
+        con.execute("alter table intermediate.int_profile_attributes_ranked drop column _survivorship_rule")
+        ranked = con.execute("select count(*) from intermediate.int_profile_attributes_ranked").fetchone()[0]
+    assert len(stamped) >= 15
+    result = dbt(warehouse, "build", "--exclude-resource-type", "unit_test")
+    assert result.returncode == 0, result.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        reranked = con.execute(
+            "select count(*) from intermediate.int_profile_attributes_ranked where _survivorship_rule is not null"
+        ).fetchone()[0]
+    assert reranked == ranked
+
+
 def test_the_unit_tests_pass(built: Path) -> None:
     """The dbt unit tests check the SQL, not the data: they run here, not in every build."""
     result = dbt(built, "test", "--select", "test_type:unit")

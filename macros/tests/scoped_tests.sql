@@ -55,11 +55,3 @@
     {%- endset -%}
     {{ return(same_key) }}
 {%- endmacro %}
-
-{#-
-    When this dbt invocation started, as a timestamp literal: every incremental model writes it as `_built_at`
-    on each row it writes, so that a test can tell the rows of this build from the rest.
--#}
-{% macro built_at() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
-{%- endmacro %}

@@ -3,13 +3,58 @@
     survivorship rule: the source's priority (var `survivorship_source_priority`), then the most recent record.
     Blocked values (placeholders, a kiosk's email) and empty texts are never candidates; ties go to the
     smallest value. Rank 1 is the golden value (unit tests: _identity__unit_tests.yml).
--#}
 
+    Incremental per customer: a run ranks again only the customers it touched (`customers_touched`) and
+    replaces their rows (delete+insert on customer_id). A touched customer is written one empty row besides its
+    candidates, so that a customer left with none (merged into another, or its records gone) loses its old
+    rows too; the post-hook drops the empty rows. Each row keeps the rule it was ranked by
+    (`_survivorship_rule`); when the var changed since, the run ranks every customer again.
+-#}
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    post_hook="delete from {{ this }} where attribute is null",
+) }}
+
+-- depends_on: {{ ref('identity_merges') }}
+-- depends_on: {{ ref('identity_splits') }}
+
+{%- set rule = var('survivorship_source_priority') | join(',') -%}
+{%- set rule_changed = false -%}
+{%- if is_incremental() and execute -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set ranked_by = run_query("select max(_survivorship_rule) from " ~ this).columns[0].values()[0]
+        if '_survivorship_rule' in columns else none -%}
+    {%- set rule_changed = ranked_by != rule -%}
+{%- endif %}
+
+{% if is_incremental() %}
+with touched as (
+
+    {{ tessera.customers_touched() }}
+    {%- if rule_changed %}
+    union
+    select customer_id from {{ this }}
+    union
+    select customer_id from {{ ref('int_source_records_assigned') }}
+    {%- endif %}
+
+),
+
+records as (
+
+    select * from {{ ref('int_source_records_assigned') }}
+    where customer_id in (select customer_id from touched)
+
+),
+{% else %}
 with records as (
 
     select * from {{ ref('int_source_records_assigned') }}
 
 ),
+{% endif %}
 
 blocked as (
 
@@ -121,6 +166,25 @@ ranked as (
         on blocked.identifier_type = candidates.attribute and blocked.identifier_value = candidates.attribute_value
     where blocked.identifier_value is null
 
+),
+
+final as (
+
+    select * from ranked
+    {%- if is_incremental() %}
+
+    union all
+
+    select
+        customer_id,
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_timestamp() }}),
+        cast(null as {{ dbt.type_bigint() }})
+    from touched
+    {%- endif %}
+
 )
 
-select * from ranked
+select *, '{{ rule }}' as _survivorship_rule, {{ tessera.built_at() }} as _built_at from final

@@ -145,9 +145,7 @@ new_events as (
 reassigned_records as (
 
     select * from records
-    where records._built_at > (
-        select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
-    )
+    where records._built_at > {{ tessera.last_built_at() }}
 
 ),
 

@@ -1,0 +1,20 @@
+{#-
+    When this dbt invocation started, as a timestamp literal: every incremental model writes it as `_built_at`
+    on each row it writes, so that a test can tell the rows of this build from the rest.
+-#}
+{% macro built_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#-
+    In an incremental model, when it last wrote: the newest `_built_at` it holds, or 1900 when it holds none (a
+    table built before the stamps existed, whose first incremental run then takes everything as new).
+-#}
+{% macro last_built_at() -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
+    {%- if '_built_at' in columns -%}
+    (select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {%- else -%}
+    cast('1900-01-01' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
