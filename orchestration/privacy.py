@@ -177,6 +177,8 @@ def _purge_tables(con: duckdb.DuckDBPyConnection, report: PurgeReport) -> None:
     for table, (source, key) in STAGED_KEYS.items():
         if table_exists(con, "staging", table):
             _delete(con, f"staging.{table}", f"{key} in {_ids(source)}", report)
+    if table_exists(con, "raw", "_quarantine"):
+        _delete(con, "raw._quarantine", QUARANTINED_ERASED, report)
     if table_exists(con, "staging", "stg_privacy__erasure_requests"):
         where = f"erasure_request_id in {_ids('erasure_requests')}"
         _redact(con, "staging.stg_privacy__erasure_requests", STAGED_REQUEST_PII, where, report)
@@ -234,14 +236,29 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, set[str]]]:
 
 
 # Landing files --------------------------------------------------------------------------------------------------
+# A quarantined row holding an erased person's identifier (raw text, so compared without case).
+QUARANTINED_ERASED = (
+    "exists (select 1 from erased_identifiers as erased where contains(lower(content), lower(erased.identifier_value)))"
+)
+
+
 def _held_files(con: duckdb.DuckDBPyConnection) -> None:
-    """Which landing file holds which erased record, read from the raw rows' lineage before they go."""
+    """Which landing file holds which erased record, read from the raw rows' lineage before they go; and the
+    quarantined JSON lines that hold an erased person's identifier, by the record id they carry."""
     selects = [
         f"select '{source.name}' as source, _file as file, trim({source.record_id}) as record_id "
         f"from raw.{source.name} where trim({source.record_id}) in {_ids(source.name)}"
         for source in SOURCES
         if table_exists(con, "raw", source.name)
     ]
+    if table_exists(con, "raw", "_quarantine"):
+        for source in SOURCES:
+            if source.format is FileFormat.JSONL:
+                path = next(c.path or c.name for c in source.columns if c.name == source.record_id)
+                selects.append(
+                    f"select source, file, trim(json_extract_string(content, '$.{path}')) from raw._quarantine "
+                    f"where source = '{source.name}' and json_valid(content) and {QUARANTINED_ERASED}"
+                )
     con.execute("create or replace temp table erased_files as " + " union all ".join(selects))
 
 

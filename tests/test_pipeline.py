@@ -321,7 +321,10 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
         consent = tmp_path / "landing" / "consent_events"
         sample = json.loads(next(consent.glob("*.jsonl")).read_text().splitlines()[0])
         lines = [{**sample, "event_id": f"late-{i}", "purpose": "analytics"} for i in range(30)]
-        lines.append({**sample, "event_id": "late-bad", "purpose": "everything"})
+        # The bad row is the erased person's own: quarantined, it must still leave with their other records.
+        lines.append({**sample, "event_id": "late-bad", "purpose": "everything", "subject": {"anonymous_id": "a-1"}})
+        # A bad row of the erased person's own: quarantined, it must still go with their other records.
+        lines.append({**sample, "event_id": "late-erased", "purpose": "everything", "subject": {"email": email}})
         (consent / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
         erasures = tmp_path / "landing" / "erasure_requests"
         erasures.mkdir(exist_ok=True)
@@ -352,6 +355,7 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
             "select status, count(*) from reverse_etl.erasure_deliveries where request_id = 'R-everywhere' group by 1"
         ).fetchall()
         [(reason,)] = con.execute("select reason from raw._quarantine where content like '%late-bad%'").fetchall()
+        assert con.execute("select count(*) from raw._quarantine where content like '%late-erased%'").fetchone() == (0,)
     assert deliveries == [("delivered", held_by)]
     assert "purpose: 'everything' is not one of" in reason
     privacy = tessera("privacy", warehouse=warehouse, landing=tmp_path / "landing")
