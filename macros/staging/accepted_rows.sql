@@ -10,10 +10,7 @@
     select * from {{ relation }}
     where {{ tessera.not_held_back('_file') }}
     {%- if new_only and is_incremental() %}
-    and _loaded_at > (
-        select coalesce(max(already_loaded._loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as already_loaded
-    )
+    and _loaded_at > {{ tessera.newest_in_this('_loaded_at') }}
     {%- endif %}
 {%- endmacro %}
 

@@ -5,9 +5,6 @@
 -#}
 {% macro arrived_since_last_run(loaded_at='_loaded_at') -%}
     {%- if is_incremental() -%}
-    where {{ loaded_at }} > (
-        select coalesce(max(already_loaded.{{ loaded_at }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as already_loaded
-    )
+    where {{ loaded_at }} > {{ tessera.newest_in_this(loaded_at) }}
     {%- endif -%}
 {%- endmacro %}

@@ -7,13 +7,24 @@
 {%- endmacro %}
 
 {#-
+    In an incremental model, the newest value of `column` it holds, or 1900 when it holds none: the mark of what
+    a run already took in (`_loaded_at`, `keyed_at`, `_built_at`).
+-#}
+{% macro newest_in_this(column) -%}
+    (
+        select coalesce(max(already.{{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ this }} as already
+    )
+{%- endmacro %}
+
+{#-
     In an incremental model, when it last wrote: the newest `_built_at` it holds, or 1900 when it holds none (a
     table built before the stamps existed, whose first incremental run then takes everything as new).
 -#}
 {% macro last_built_at() -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
     {%- if '_built_at' in columns -%}
-    (select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {{ tessera.newest_in_this('_built_at') }}
     {%- else -%}
     cast('1900-01-01' as {{ dbt.type_timestamp() }})
     {%- endif -%}
