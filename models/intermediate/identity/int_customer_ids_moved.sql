@@ -4,7 +4,7 @@
     does, the other split off it (identity_splits).
 -#}
 
-with customer_ids as (
+with customer_ids as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_customer_ids_assigned') }}
 

@@ -6,7 +6,7 @@
     hold for placeholders no one has written down yet.
 -#}
 
-with identifiers as (
+with identifiers as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_identifiers_extracted') }}
 

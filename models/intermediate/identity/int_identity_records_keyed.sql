@@ -15,13 +15,13 @@
     post_hook="delete from {{ this }} where node_id not in (select node_id from {{ ref('int_identity_nodes_numbered') }})",
 ) }}
 
-with identifiers as (
+with identifiers as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_identifiers_extracted') }}
 
 ),
 
-nodes as (
+nodes as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_identity_nodes_numbered') }}
 
@@ -43,11 +43,11 @@ records_to_key as (
     union
 
     select identifiers.source, identifiers.source_record_id
-    from nodes
-    inner join identifiers
-        on identifiers.identifier_type = nodes.identifier_type
-        and identifiers.identifier_value = nodes.identifier_value
-    where nodes.node_id not in (select node_id from {{ this }})
+    from identifiers
+    inner join nodes
+        on nodes.identifier_type = identifiers.identifier_type
+        and nodes.identifier_value = identifiers.identifier_value
+    where not exists (select 1 from {{ this }} as keyed where keyed.node_id = nodes.node_id)
 
 ),
 {% endif %}
@@ -62,11 +62,19 @@ record_nodes as (
         nodes.node_id,
         nodes.priority,
         nodes.links
-    from identifiers
     {%- if is_incremental() %}
-    inner join records_to_key
-        on records_to_key.source = identifiers.source
-        and records_to_key.source_record_id = identifiers.source_record_id
+    {#- A filter of its own rather than a join, so that the records to key are picked before their identifiers
+        meet the nodes: the planner cannot tell that they are few, and would join every identifier first. #}
+    from (
+        select * from identifiers
+        where exists (
+            select 1 from records_to_key
+            where records_to_key.source = identifiers.source
+                and records_to_key.source_record_id = identifiers.source_record_id
+        )
+    ) as identifiers
+    {%- else %}
+    from identifiers
     {%- endif %}
     inner join nodes
         on nodes.identifier_type = identifiers.identifier_type

@@ -15,7 +15,7 @@ with requests as (
 
 ),
 
-records as (
+records as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_source_records_assigned') }}
 

@@ -15,7 +15,7 @@
 
 -- depends_on: {{ ref('int_customer_privacy') }}
 
-with records as (
+with records as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_source_records_assigned') }}
 

@@ -7,7 +7,7 @@
 
 {%- set personal_attributes = ['email', 'phone', 'first_name', 'last_name', 'city', 'postal_code', 'country'] %}
 
-with records as (
+with records as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_source_records_assigned') }}
 
@@ -61,7 +61,7 @@ consents as (
 
 ),
 
-privacy as (
+privacy as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_customer_privacy') }}
 

@@ -6,7 +6,7 @@
 -#}
 {{ config(materialized='incremental', full_refresh=false) }}
 
-with evaluated as (
+with evaluated as {{ tessera.inlined() }} (
 
     select * from {{ ref('int_segment_members_evaluated') }}
 
