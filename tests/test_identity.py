@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -284,11 +284,12 @@ def test_a_run_with_new_files_redoes_only_what_they_touch_and_agrees_with_doing_
     assert _clusters(scratch) == incremental
     assert _records(scratch) == _records(warehouse)
 
-    # The re-exported sources staged from the new files only, the timeline updated in place and the golden-record
-    # candidates ranked again for the touched customers only hold what building them from everything holds.
+    # The re-exported sources staged from the new files only, the timeline updated in place, the golden-record
+    # candidates ranked again and the engagement computed again for the touched customers only (and those whose
+    # windows the two days' move of the reference time swept over) hold what building them from everything holds.
     restaged = tmp_path / "restaged.duckdb"
     shutil.copy(warehouse, restaged)
-    models = [*RE_EXPORTED, "customer_events", "int_profile_attributes_ranked"]
+    models = [*RE_EXPORTED, "customer_events", "int_profile_attributes_ranked", "int_customer_engagement"]
     rebuilt = _dbt(restaged, "run", "--full-refresh", "-s", *models)
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     for model in models:
@@ -301,15 +302,32 @@ def test_a_run_with_new_files_redoes_only_what_they_touch_and_agrees_with_doing_
     assert _dbt(restaged, "run", "--full-refresh", "-s", ranked, "--vars", reordered).returncode == 0
     assert _rows(warehouse, ranked) == _rows(restaged, ranked) != before
 
+    # The reference time moved on so that the first days' events leave the 30-day window, then the 90-day one,
+    # then back to before the newest events (everyone is computed again): each time what computing everyone
+    # from scratch gives. (The events span six days.)
+    engagement, before = "int_customer_engagement", _rows(warehouse, "int_customer_engagement")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        as_of = con.execute("select as_of from intermediate.int_traits_reference_time").fetchone()[0]
+    for moved in (as_of + timedelta(days=27), as_of + timedelta(days=92), as_of - timedelta(days=3)):
+        pinned = f"{{traits_as_of: '{moved}'}}"
+        models = ["int_traits_reference_time", engagement]
+        assert _dbt(warehouse, "run", "-s", *models, "--vars", pinned).returncode == 0
+        assert _dbt(restaged, "run", "--full-refresh", "-s", *models, "--vars", pinned).returncode == 0
+        assert _rows(warehouse, engagement) == _rows(restaged, engagement) != before
+
 
 RE_EXPORTED = ["stg_crm__contacts", "stg_shop__orders", "stg_loyalty__members", "stg_helpdesk__tickets"]
 
 
 def _rows(warehouse: Path, model: str) -> list[str]:
     """Every row of a model but its build stamps, each as its repr (some columns hold lists), in order."""
-    schema = {"customer_events": "marts", "int_profile_attributes_ranked": "intermediate"}.get(model, "staging")
+    schema = "marts" if model == "customer_events" else "staging" if model.startswith("stg_") else "intermediate"
+    # A customer whose engagement no move of the reference time changed keeps the one it was computed as of.
+    stamps = {
+        "int_profile_attributes_ranked": "_built_at, _survivorship_rule",
+        "int_customer_engagement": "_built_at, _as_of",
+    }.get(model, "_built_at")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        stamps = "_built_at, _survivorship_rule" if model == "int_profile_attributes_ranked" else "_built_at"
         return sorted(map(repr, con.execute(f"select * exclude ({stamps}) from {schema}.{model}").fetchall()))
 
 

@@ -9,19 +9,93 @@
       rhythm, and gives a customer seen on one day the default gap. Activity is what the person did (sessions,
       orders, store purchases, opening or clicking an email, contacting support), not what was done to them
       (an email delivered).
+
+    Incremental per customer, like int_profile_attributes_ranked: a run computes again the customers it touched
+    (`customers_touched`) and those whose windows the reference time's move carried across an event: an event
+    that left the 30- or 90-day window, or that the new reference time reaches (it finds them by the events'
+    times alone, and reads only those customers' timelines). Each row keeps the reference time and the prior gap
+    it was computed with (`_as_of`, `_default_gap_days`); a reference time moved back, or a changed prior,
+    computes everyone again. A touched customer left without activity gets an empty row that the post-hook drops.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    post_hook="delete from {{ this }} where active_days is null",
+) }}
 
-with events as (
+-- depends_on: {{ ref('int_source_records_assigned') }}
+-- depends_on: {{ ref('identity_merges') }}
+-- depends_on: {{ ref('identity_splits') }}
 
-    select * from {{ ref('customer_events') }}
+{%- set default_gap = var('churn_default_days_between_activity') %}
 
-),
-
-reference_time as (
+with reference_time as (
 
     select * from {{ ref('int_traits_reference_time') }}
 
 ),
+
+{% if is_incremental() %}
+{#- A table built before these columns (or empty) holds no reference time: everyone is computed again. -#}
+{%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] %}
+computed_before as (
+
+    {% if '_as_of' in columns -%}
+    select max(_as_of) as as_of, max(_default_gap_days) as default_gap_days from {{ this }}
+    {%- else -%}
+    select cast(null as {{ dbt.type_timestamp() }}) as as_of, cast(null as {{ dbt.type_int() }}) as default_gap_days
+    {%- endif %}
+
+),
+
+{#- The reference time moved from `computed_before.as_of` to `reference_time.as_of`: the customers with an
+    event in a stretch of time that a window's start or end swept over. -#}
+{%- set swept -%}
+    {%- for days in [0, 30, 90] %}
+    (events.occurred_at > {{ dbt.dateadd('day', -days, 'computed_before.as_of') }}
+        and events.occurred_at <= {{ dbt.dateadd('day', -days, 'reference_time.as_of') }})
+    {{- " or" if not loop.last }}
+    {%- endfor %}
+{%- endset %}
+
+touched as (
+
+    {{ tessera.customers_touched() }}
+
+    union
+
+    select events.customer_id
+    from {{ ref('customer_events') }} as events
+    cross join computed_before
+    cross join reference_time
+    where {{ swept }}
+
+    union
+
+    select everyone.customer_id
+    from {{ ref('customer_events') }} as everyone
+    cross join computed_before
+    cross join reference_time
+    where computed_before.as_of is null
+        or reference_time.as_of < computed_before.as_of
+        or computed_before.default_gap_days <> {{ default_gap }}
+
+),
+
+events as (
+
+    select * from {{ ref('customer_events') }}
+    where customer_id in (select customer_id from touched)
+
+),
+{% else %}
+events as (
+
+    select * from {{ ref('customer_events') }}
+
+),
+{% endif %}
 
 activities as (
 
@@ -98,11 +172,33 @@ final as (
         windowed_counts.active_days,
         (
             {{ dbt.datediff('windowed_counts.first_active_on', 'windowed_counts.last_active_on', 'day') }}
-            + {{ var('churn_default_days_between_activity') }}
+            + {{ default_gap }}
         ) / cast(windowed_counts.active_days as double precision) as typical_days_between_activity
     from windowed_counts
     left join preferred_channels on preferred_channels.customer_id = windowed_counts.customer_id
+    {%- if is_incremental() %}
+
+    union all
+
+    {#- An empty row for each touched customer: the one of a customer left without activity stays empty. #}
+    select
+        customer_id,
+        {%- for _ in range(4) %}
+        cast(null as {{ dbt.type_bigint() }}),
+        {%- endfor %}
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_timestamp() }}),
+        cast(null as {{ dbt.type_bigint() }}),
+        cast(null as double precision)
+    from touched
+    {%- endif %}
 
 )
 
-select * from final
+select
+    final.*,
+    reference_time.as_of as _as_of,
+    {{ default_gap }} as _default_gap_days,
+    {{ tessera.built_at() }} as _built_at
+from final
+cross join reference_time

@@ -14,13 +14,12 @@ with events as (
 
 final as (
 
-    select
-        {% if var('traits_as_of', none) -%}
-        cast('{{ var("traits_as_of") }}' as {{ dbt.type_timestamp() }}) as as_of
-        {%- else -%}
-        cast(coalesce(max(occurred_at), {{ dbt.current_timestamp() }}) as {{ dbt.type_timestamp() }}) as as_of
-        {%- endif %}
+    {% if var('traits_as_of', none) -%}
+    select cast('{{ var("traits_as_of") }}' as {{ dbt.type_timestamp() }}) as as_of
+    {%- else -%}
+    select cast(coalesce(max(occurred_at), {{ dbt.current_timestamp() }}) as {{ dbt.type_timestamp() }}) as as_of
     from events
+    {%- endif %}
 
 )
 
