@@ -72,6 +72,33 @@ def test_the_sql_functions_read_each_distinct_value_once_and_keep_nulls() -> Non
             ("a@b.org", "+33612345678"), (None, None), ("a@b.org", None), (None, "+33612345678")]  # fmt: skip
 
 
+def test_the_plain_address_shortcut_reads_emails_as_email_validator_does() -> None:
+    """Plain ASCII addresses skip email-validator (`PLAIN_ADDRESS`): on strings made to sit on that shape's edges
+    (the specials of RFC 5322, dots and hyphens where they may not be, lengths either side of 64, 254 and 63,
+    `xn--` and special-use names), the plugin's keys are email-validator's, and most addresses take the shortcut."""
+    rng = random.Random(7)
+    specials = list("aZ09.-_+'`{~!#$%&*/=?^|}")
+    tlds = ["com", "COM", "c", "test", "Test", "local", "onion", "arpa", "localhost", "invalid", "io", "x1", "1"]
+    emails = []
+    for _ in range(30_000):
+        local = "".join(rng.choice(specials) for _ in range(rng.choice([1, 2, 5, 12, 64, 65])))
+        labels = [
+            "".join(rng.choice("aZ09-") for _ in range(rng.choice([1, 3, 63, 64]))) for _ in range(rng.randint(0, 4))
+        ]
+        emails.append(local + "@" + ".".join([*labels, rng.choice(tlds)]))
+    emails += ["Jane.Doe@Example.COM", "a@xn--bcherwurm-q9a.de", "a@b--c.com", " a@b.com", "a@b.com.", "a@b@c.com"]
+    with duckdb.connect() as con:
+        register(con)
+        con.execute("create table t as select unnest(?::varchar[]) as e", [emails])
+        email_key.cache_clear()
+        keys = [row[0] for row in con.execute("select tessera_email_key(e) from t").fetchall()]
+        read_by_the_library = email_key.cache_info().currsize
+    differ = [(e, k, email_key(e)) for e, k in zip(emails, keys, strict=True) if k != email_key(e)]
+    assert not differ, differ[:10]
+    addresses = sum(1 for key in keys if key)
+    assert addresses > 1_000 and read_by_the_library < len(set(emails)) - addresses / 2
+
+
 def corpus(count: int, seed: int = 5) -> tuple[list[str], list[tuple[str, str]]]:
     """Emails and (digits, country) pairs as exporters write them, good and bad, Unicode and ASCII."""
     rng = random.Random(seed)
