@@ -189,10 +189,12 @@ def run_tessera(args: argparse.Namespace, landing: Path) -> tuple[Measured, Meas
     env = dict(os.environ, TESSERA_WAREHOUSE=str(warehouse))
     load = run_measured([sys.executable, "-c", LOAD, str(warehouse), str(landing)], env)
     target = str(args.workdir / "dbt-target-vs-idr")
-    run_measured([DBT, "seed", "--profiles-dir", ".", "--target-path", target], env)  # reference data, not timed
+    rules = ["--vars", json.dumps(THEIR_RULES), "--profiles-dir", ".", "--target-path", target]
+    # The reference data, not timed; with the same vars, so that the run finds the project parsed, as a
+    # warehouse's daily run does.
+    run_measured([DBT, "seed", *rules], env)
     selection = ["+customer_source_records", "+int_profile_attributes_ranked"]
-    command = [DBT, "run", "-s", *selection, "--vars", json.dumps(THEIR_RULES), "--profiles-dir", "."]
-    run = run_measured([*command, "--target-path", target], env)
+    run = run_measured([DBT, "run", "-s", *selection, *rules], env)
     results = json.loads((Path(target) / "run_results.json").read_text())["results"]
     identity_models = {path.stem for path in (ROOT / "models" / "intermediate" / "identity").glob("*.sql")}
     identity = sum(

@@ -59,6 +59,6 @@ def _plausible(parsed: phonenumbers.PhoneNumber) -> bool:
     """A number of its country's plan (valid), or one of a possible length with at least MIN_NATIONAL_DIGITS
     digits: so a number in a range set aside for fiction is kept, and `123` (a possible length in Germany's plan
     of short numbers) is not taken for anyone's phone."""
-    if phonenumbers.is_valid_number(parsed):
-        return True
-    return phonenumbers.is_possible_number(parsed) and len(str(parsed.national_number)) >= MIN_NATIONAL_DIGITS
+    if phonenumbers.is_possible_number(parsed) and len(str(parsed.national_number)) >= MIN_NATIONAL_DIGITS:
+        return True  # the cheap test first: matching the plan's ranges costs four times as much
+    return phonenumbers.is_valid_number(parsed)
