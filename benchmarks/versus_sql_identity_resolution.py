@@ -22,7 +22,9 @@ emails, phones and loyalty ids, each missing from 5-70% of a table's rows) gener
   identity up to `customer_source_records` and the golden-record candidates (`int_profile_attributes_ranked`)
   in a fresh warehouse, the identity part (identity models and the assigned records) also on its own.
 - The clusters are compared record by record (every record with an email or phone): the two partitions must be
-  the same. Prints figures and whether the clusters agree; asserts nothing.
+  the same, but for their clusters joined by a value that Tessera's placeholder rules block (a random phone
+  ending in seven 7s), which are counted and set apart. Prints figures and whether the clusters agree; asserts
+  nothing.
 """
 
 from __future__ import annotations
@@ -207,7 +209,9 @@ def run_tessera(args: argparse.Namespace, landing: Path) -> tuple[Measured, Meas
 
 def compare_clusters(args: argparse.Namespace, theirs: Path) -> str:
     """Every record with an email or phone: its cluster on each side; the partitions agree when each cluster of
-    one side is exactly one cluster of the other."""
+    one side is exactly one cluster of the other. Set apart: their clusters holding a value that Tessera's
+    placeholder rules block (seeds/blocked_identifiers.csv: a random phone can end in seven 7s), which they link
+    and Tessera does not."""
     warehouse = args.workdir / f"tessera-vs-idr-{args.scale}.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         con.execute(f"attach '{theirs}' as theirs (read_only)")
@@ -216,28 +220,47 @@ def compare_clusters(args: argparse.Namespace, theirs: Path) -> str:
             f"or {phone} is not null"
             for table, (key, email, phone) in TABLES.items()
         )
-        records, theirs_clusters, ours_clusters, pairs, missing = con.execute(f"""
+        joined = f"""
             with identifiable as ({identifiable}),
             their_clusters as (
                 select split_part(entity_key, ':', 2) as record_id, resolved_id
                 from theirs.idr_out.identity_resolved_membership_current
+            ),
+            placeholder_records as (
+                select distinct identifiers.source_record_id as record_id, blocked.identifier_value
+                from intermediate.int_identifiers_extracted as identifiers
+                inner join intermediate.int_identifiers_blocked as blocked
+                    using (identifier_type, identifier_value)
+                where blocked.reason like 'rule:%'
             ),
             joined as (
                 select identifiable.record_id, their_clusters.resolved_id, ours.customer_id
                 from identifiable
                 left join their_clusters using (record_id)
                 left join marts.customer_source_records as ours on ours.source_record_id = identifiable.record_id
+            ),
+            set_apart as (
+                select distinct resolved_id from joined where record_id in (select record_id from placeholder_records)
             )
+        """
+        records, theirs_clusters, ours_clusters, pairs, missing, apart = con.execute(f"""
+            {joined}
             select count(*), count(distinct resolved_id), count(distinct customer_id),
                 count(distinct (resolved_id, customer_id)),
-                count(*) filter (where resolved_id is null or customer_id is null)
+                count(*) filter (where resolved_id is null or customer_id is null),
+                (select count(*) from set_apart)
             from joined
+            where resolved_id not in (select resolved_id from set_apart)
         """).fetchone()
+        placeholders = con.execute(f"{joined} select distinct identifier_value from placeholder_records").fetchall()
     same = missing == 0 and pairs == theirs_clusters == ours_clusters
     return (
         f"{records:,} records with an email or phone; clusters: theirs {theirs_clusters:,}, Tessera's {ours_clusters:,}"
         f", {pairs:,} pairs of the two; records missing on a side: {missing:,} -> "
         + ("the same clusters" if same else "THE CLUSTERS DIFFER")
+        + f"\n(set apart: {apart:,} of their clusters holding a value Tessera's placeholder rules block: "
+        + (", ".join(value for (value,) in placeholders) or "none")
+        + ")"
     )
 
 
