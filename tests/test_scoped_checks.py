@@ -135,6 +135,37 @@ def test_every_kind_of_check_catches_a_broken_row_of_the_latest_build(built: Pat
     assert caught(daily) == set(BROKEN_ROWS), daily.stdout[-3000:]
 
 
+def test_the_one_customer_check_reads_the_latest_builds_records_and_all_with_full_checks(
+    built: Path, tmp_path: Path
+) -> None:
+    """The singular check that every identifiable record has a customer is scoped as the generic tests are: a
+    record the latest build assigned that lost its customer row fails the daily check; an older one only the
+    full check."""
+    check = "assert_every_identifiable_record_has_one_customer"
+    in_latest_build = (
+        "exists (select 1 from intermediate.{model} as built where built.source = published.source "
+        "and built.source_record_id = published.source_record_id "
+        "and built._built_at = (select max(_built_at) from intermediate.{model}))"
+    )
+    latest = " or ".join(
+        in_latest_build.format(model=m) for m in ("int_source_records_assigned", "int_identity_records_keyed")
+    )
+    for which, caught_daily in ((f"not ({latest})", False), (latest, True)):
+        warehouse = tmp_path / f"one-customer-{caught_daily}.duckdb"
+        shutil.copy(built, warehouse)
+        with duckdb.connect(str(warehouse)) as con:
+            record = con.execute(
+                f"select source, source_record_id from marts.customer_source_records as published where {which} "
+                "order by 1, 2 limit 1"
+            ).fetchone()
+            assert record, "the two builds each assigned records"
+            con.execute("delete from marts.customer_source_records where source = ? and source_record_id = ?", record)
+        daily = dbt(warehouse, "test", "-s", check)
+        assert (daily.returncode == 1) == caught_daily, daily.stdout[-3000:]
+        full = dbt(warehouse, "test", "-s", check, "--vars", "{full_checks: true}")
+        assert full.returncode == 1, full.stdout[-3000:]
+
+
 def test_tessera_run_full_checks_reads_whole_tables(built: Path, tmp_path: Path) -> None:
     """Through `tessera run --full-checks`, as the data team runs it (the weekly schedule tags its runs alike). The
     rows broken are of a mart no other model reads, so that only its own tests can fail."""
