@@ -10,6 +10,8 @@ their lower-case form (`PLAIN_ADDRESS`), and only the others are read one by one
 
 from __future__ import annotations
 
+from functools import reduce
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,16 +66,18 @@ NOT_PLAIN_DOMAIN = (
 
 
 def _email_keys(emails: pa.Array) -> pa.Array:
-    plain = pc.and_kleene(
-        pc.match_substring_regex(emails, PLAIN_ADDRESS),
-        pc.and_kleene(
-            pc.invert(pc.match_substring_regex(emails, NOT_PLAIN_DOMAIN)),
-            pc.and_kleene(
-                pc.less_equal(pc.utf8_length(emails), 254), pc.less_equal(pc.find_substring(emails, "@"), 64)
-            ),
+    plain = pc.fill_null(
+        reduce(
+            pc.and_kleene,
+            [
+                pc.match_substring_regex(emails, PLAIN_ADDRESS),
+                pc.invert(pc.match_substring_regex(emails, NOT_PLAIN_DOMAIN)),
+                pc.less_equal(pc.utf8_length(emails), 254),
+                pc.less_equal(pc.find_substring(emails, "@"), 64),
+            ],
         ),
+        False,
     )
-    plain = pc.fill_null(plain, False)
     read = _by_distinct(pc.if_else(plain, pa.scalar(None, pa.string()), emails), email_key)
     return pc.if_else(plain, pc.utf8_lower(emails), read)
 

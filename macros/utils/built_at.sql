@@ -22,10 +22,18 @@
     table built before the stamps existed, whose first incremental run then takes everything as new).
 -#}
 {% macro last_built_at() -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
-    {%- if '_built_at' in columns -%}
+    {%- if tessera.this_has_column('_built_at') -%}
     {{ tessera.newest_in_this('_built_at') }}
     {%- else -%}
     cast('1900-01-01' as {{ dbt.type_timestamp() }})
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    Whether this incremental model's table has `column`: false for a table built by an earlier version, before
+    the column was added (the run adds it, `on_schema_change: append_new_columns`, after the SQL is compiled).
+-#}
+{% macro this_has_column(column) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
+    {{- return(column in columns) -}}
 {%- endmacro %}

@@ -23,9 +23,8 @@
 {%- set rule = var('survivorship_source_priority') | join(',') -%}
 {%- set rule_changed = false -%}
 {%- if is_incremental() and execute -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set ranked_by = run_query("select max(_survivorship_rule) from " ~ this).columns[0].values()[0]
-        if '_survivorship_rule' in columns else none -%}
+        if tessera.this_has_column('_survivorship_rule') else none -%}
     {%- set rule_changed = ranked_by != rule -%}
 {%- endif %}
 

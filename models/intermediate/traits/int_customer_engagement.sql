@@ -38,10 +38,9 @@ with reference_time as (
 
 {% if is_incremental() %}
 {#- A table built before these columns (or empty) holds no reference time: everyone is computed again. -#}
-{%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] %}
 computed_before as (
 
-    {% if '_as_of' in columns -%}
+    {% if tessera.this_has_column('_as_of') -%}
     select max(_as_of) as as_of, max(_default_gap_days) as default_gap_days from {{ this }}
     {%- else -%}
     select cast(null as {{ dbt.type_timestamp() }}) as as_of, cast(null as {{ dbt.type_int() }}) as default_gap_days
@@ -50,7 +49,8 @@ computed_before as (
 ),
 
 {#- The reference time moved from `computed_before.as_of` to `reference_time.as_of`: the customers with an
-    event in a stretch of time that a window's start or end swept over. -#}
+    event in a stretch of time that a window's start or end swept over; everyone when there is no earlier
+    reference time, it moved back, or the prior gap changed. -#}
 {%- set swept -%}
     {%- for days in [0, 30, 90] %}
     (events.occurred_at > {{ dbt.dateadd('day', -days, 'computed_before.as_of') }}
@@ -69,17 +69,10 @@ touched as (
     from {{ ref('customer_events') }} as events
     cross join computed_before
     cross join reference_time
-    where {{ swept }}
-
-    union
-
-    select everyone.customer_id
-    from {{ ref('customer_events') }} as everyone
-    cross join computed_before
-    cross join reference_time
     where computed_before.as_of is null
         or reference_time.as_of < computed_before.as_of
         or computed_before.default_gap_days <> {{ default_gap }}
+        or {{ swept }}
 
 ),
 
