@@ -27,6 +27,7 @@
 -- depends_on: {{ ref('int_source_records_assigned') }}
 -- depends_on: {{ ref('identity_merges') }}
 -- depends_on: {{ ref('identity_splits') }}
+-- depends_on: {{ ref('int_customer_privacy') }}
 
 {%- set default_gap = var('churn_default_days_between_activity') %}
 
@@ -62,6 +63,11 @@ computed_before as (
 touched as (
 
     {{ tessera.customers_touched() }}
+
+    union
+
+    {#- An erased customer's records leave without touching anyone: their row goes (their events are gone). #}
+    select customer_id from {{ ref('int_customer_privacy') }} where is_erased
 
     union
 
