@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,7 +77,91 @@ def test_a_second_run_with_no_new_files_changes_nothing(first_run) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     total = next(line for line in again.stdout.splitlines() if line.strip().startswith("total"))
     assert total.split()[1:] == ["0", str(len(SOURCES) * 6), "0", "0"], total
+    built = next(line for line in again.stdout.splitlines() if "dbt models built" in line)
+    assert built.strip().startswith("dbt models built: 0 (") and "unchanged, not built again" in built, built
+    assert "sync " in again.stdout, "the syncs run on a day with nothing new too"
     assert snapshot(warehouse) == before
+
+
+def test_a_day_of_two_sources_builds_what_is_downstream_of_them_and_agrees_with_building_everything(
+    first_run, tmp_path: Path
+) -> None:
+    """A CRM re-export (one contact renamed, one new) and a consent withdrawal arrive: the run builds the models
+    downstream of those two raw tables only, and the marts and activation models hold what a full rebuild of
+    everything gives."""
+    _, built_warehouse, built_landing, _ = first_run
+    warehouse, landing = tmp_path / "tessera.duckdb", tmp_path / "landing"
+    shutil.copy(built_warehouse, warehouse)
+    shutil.copytree(built_landing, landing)
+    contacts = sorted((landing / "crm_contacts").iterdir())[-1].read_text().splitlines()
+    header, renamed = contacts[0], contacts[1].split(",")
+    renamed[2], renamed[-1] = "Renamed-Example", "2026-10-09 08:00:00"
+    new_contact = "C09999991,Ines,Quartz,ines.quartz@quartzmail.pt,,,1 Test Lane,Porto,4000,PT,lead,2026-10-09 08:00:00"
+    new_contact += ",2026-10-09 08:00:00"
+    (landing / "crm_contacts" / "crm_contacts_2026-10-09.csv").write_text(
+        "\n".join([header, ",".join(renamed), new_contact]) + "\n"
+    )
+    decisions = (json.loads(line) for path in sorted((landing / "consent_events").iterdir())
+                 for line in path.read_text().splitlines())  # fmt: skip
+    granted = next(d for d in decisions if d.get("status") == "granted" and "email" in d.get("subject", {}))
+    withdrawn = {**granted, "event_id": "0e5c2f5e-9a7d-4c57-8d38-5f0d7b7c0001", "status": "withdrawn",
+                 "occurred_at": "2026-10-09T09:00:00.000Z"}  # fmt: skip
+    (landing / "consent_events" / "consent_events_2026-10-09.jsonl").write_text(json.dumps(withdrawn) + "\n")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        web_built = con.execute("select max(_built_at) from staging.stg_web__events").fetchone()[0]
+
+    result = tessera("run", warehouse=warehouse, landing=landing)
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = re.search(r"dbt models built: (\d+) \((\d+) unchanged", result.stdout)
+    assert built and int(built[1]) > 0 and int(built[2]) > 0, result.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select max(_built_at) from staging.stg_web__events").fetchone()[0] == web_built
+        assert con.execute(
+            "select last_name from staging.stg_crm__contacts where contact_id = ?", [renamed[0]]
+        ).fetchone() == ("Renamed-Example",)
+
+    everything = tmp_path / "everything.duckdb"
+    shutil.copy(warehouse, everything)
+    rebuilt = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--full-refresh", "--profiles-dir", "."],
+        cwd=PROJECT_DIR, env=dict(os.environ, TESSERA_WAREHOUSE=str(everything)), capture_output=True, text=True,
+    )  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    marts = _marts(warehouse)
+    assert marts == _marts(everything)
+    profiles = "\n".join(marts["marts.customer_profiles"])
+    assert "Renamed-Example" in profiles and "ines.quartz@quartzmail.pt" in profiles
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        consent = con.execute(
+            f"select consent_{granted['purpose']} from marts.customer_profiles where email = lower(trim(?))",
+            [granted["subject"]["email"]],
+        ).fetchall()
+    assert consent == [(False,)], "the withdrawal reached the profile"
+
+
+def _marts(warehouse: Path) -> dict[str, list[str]]:
+    """Every row of every mart and activation model but its build stamps (`_built_at`, and `assigned_at`: when a
+    record got its customer), as reprs in order. The logs of changes (merges, splits, membership changes) are
+    left out: a full rebuild starts them afresh."""
+    logs = {"identity_merges", "identity_splits", "segment_membership_changes"}
+    stamps = {"_built_at", "assigned_at"}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name, list(column_name) from information_schema.columns "
+            "where table_schema in ('marts', 'activation') group by 1, 2 order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{table}": sorted(
+                map(
+                    repr,
+                    con.execute(
+                        f"select {', '.join(c for c in columns if c not in stamps)} from {schema}.{table}"
+                    ).fetchall(),
+                )  # fmt: skip
+            )
+            for schema, table, columns in tables
+            if table not in logs
+        }
 
 
 def test_a_refused_credential_fails_its_sync_once_through_tessera_run_and_is_not_retried(
@@ -370,7 +456,16 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
             "select status, records_removed_at, customer_id from marts.privacy_requests "
             "where request_id = 'R-everywhere'"
         ).fetchone()
+        kept = {
+            table: con.execute(f"select count(*) from {table} where customer_id = ?", [customer]).fetchone()[0]
+            for table in ("intermediate.int_customer_engagement", "marts.customer_events")
+        }
+        profile = con.execute(
+            "select is_erased, email, email_opens_30d from marts.customer_profiles where customer_id = ?", [customer]
+        ).fetchall()
     assert (status, customer_now) == ("applied", customer) and removed is not None, "the request is still reported"
+    assert kept == dict.fromkeys(kept, 0), "no trait or event of the erased customer is left"
+    assert profile == [(True, None, 0)], "the profile is kept as a tombstone: erased, without data"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         delivered = con.execute(
             "select destination, status from marts.erasure_deliveries where request_id = 'R-everywhere'"

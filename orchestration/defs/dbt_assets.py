@@ -4,6 +4,8 @@
 nothing.
 """
 
+import graphlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,12 +15,15 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from tessera.settings import MANIFEST, PROJECT_DIR
 
-from ..loading.warehouse import mark_retractions_rebuilt, retractions_pending_rebuild
+from ..builds import BUILT_TYPES, BuildPlan, plan_build, project_fingerprint
+from ..loading.warehouse import mark_retractions_rebuilt, record_build, retractions_pending_rebuild
 from ..prepare import DBT_EXECUTABLE
 from .resources import DEFAULT_OWNER, Warehouse
 
 # A run with this tag set to "true" runs every data test over its whole table, not only the rows it wrote.
 FULL_CHECKS_TAG = "tessera/full_checks"
+# The metadata of a model's output when the build left it as it was (its inputs are as at the last build).
+UNCHANGED = "unchanged"
 
 # The asset groups, by layer, in the order data flows: the dbt folder (fqn after the project) decides.
 LAYERS: list[tuple[tuple[str, ...], str]] = [
@@ -77,24 +82,93 @@ def dbt_models() -> dg.AssetsDefinition:
 
 
 def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """`dbt build`: runs the models and their data tests in dependency order, into the loaders' warehouse.
+    """`dbt build`: runs the models and their data tests in dependency order, into the loaders' warehouse, as far
+    as anything changed since the last build that succeeded (`orchestration.builds`): only what is downstream of
+    the raw tables that changed, nothing when none did. The models left alone are reported unchanged (an output
+    with `unchanged` metadata), so what is downstream of them, the syncs above all, runs as usual.
 
     The tests on incremental models read the rows the build wrote (macros/tests/scoped_tests.sql); a run tagged
-    FULL_CHECKS_TAG (`tessera run --full-checks`, the weekly schedule) reads whole tables. Unit tests check the
-    SQL, not the data: the test suite runs them, not every build. After a file was retracted (`tessera files
-    retract`), the build is a full refresh, so that nothing built from the file's rows is left (customer ids and
-    node numbers survive it)."""
+    FULL_CHECKS_TAG (`tessera run --full-checks`, the weekly schedule) builds everything and reads whole tables.
+    Unit tests check the SQL, not the data: the test suite runs them, not every build. After a file was
+    retracted (`tessera files retract`), the build is a full refresh, so that nothing built from the file's rows
+    is left (customer ids and node numbers survive it). A run of some of the models (a subset picked in
+    Dagster's UI) builds just those."""
+    full_checks = context.run.tags.get(FULL_CHECKS_TAG) == "true"
     with warehouse.connect() as con:
         retracted = retractions_pending_rebuild(con)
+        manifest = json.loads(MANIFEST.read_text())
+        plan = plan_build(con, manifest, project_fingerprint(PROJECT_DIR))
     arguments = ["build", "--exclude-resource-type", "unit_test"]
     if retracted:
         arguments.append("--full-refresh")
         context.log.info(f"{retracted} file(s) retracted since the last build: rebuilding with --full-refresh")
-    if context.run.tags.get(FULL_CHECKS_TAG) == "true":
+    if full_checks:
         arguments += ["--vars", '{"full_checks": true}']
         context.log.info("full checks: every data test reads its whole table")
+    whole_run = set(context.selected_asset_keys) == set(context.assets_def.keys)
+    unchanged = Unchanged(context, manifest, set())
+    if whole_run and not retracted and not full_checks and not plan.everything:
+        context.log.info(plan.reason)
+        unchanged = Unchanged(context, manifest, plan.unchanged, plan.reason)
+        if not plan.built:
+            yield from unchanged.remaining()
+            return
+        arguments += ["--exclude", " ".join(plan.exclude)]
     with warehouse.exported_to_dbt():
-        yield from dbt.cli(arguments, context=context).stream()
+        invocation = dbt.cli(arguments, context=context, raise_on_error=False)
+        for event in invocation.stream():
+            if isinstance(event, dg.Output):
+                yield from unchanged.before(context.assets_def.keys_by_output_name[event.output_name])
+            yield event
+    yield from unchanged.remaining()
+    if error := invocation.get_error():
+        raise error
     if retracted:
         with warehouse.connect() as con:
             mark_retractions_rebuilt(con)
+    if whole_run:
+        _record(warehouse, plan)
+
+
+class Unchanged:
+    """The outputs of the models a build leaves as they are, each with `unchanged` metadata saying why. Dagster
+    wants a step's outputs in dependency order, so each goes out just before the first built model downstream of
+    it (`before`), the others at the end (`remaining`)."""
+
+    def __init__(self, context: AssetExecutionContext, manifest: Mapping[str, Any], nodes: set[str], reason=""):
+        self.context, self.manifest, self.reason = context, manifest, reason
+        translator = TesseraDbtTranslator()
+        built = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] in BUILT_TYPES}
+        self.key_of = {uid: translator.get_asset_key(node) for uid, node in built.items()}
+        self.node_of = {key: uid for uid, key in self.key_of.items()}
+        self.pending = set(nodes)
+
+    def before(self, key: dg.AssetKey):
+        """The outputs still pending upstream of the model `key`, in dependency order."""
+        ancestors, stack = set(), [self.node_of.get(key)]
+        while stack:
+            for parent in self.manifest["parent_map"].get(stack.pop(), ()):
+                if parent not in ancestors:
+                    ancestors.add(parent)
+                    stack.append(parent)
+        yield from self._outputs(ancestors & self.pending)
+
+    def remaining(self):
+        yield from self._outputs(set(self.pending))
+
+    def _outputs(self, nodes: set[str]):
+        parents = {uid: set(self.manifest["parent_map"].get(uid, ())) & nodes for uid in nodes}
+        for uid in graphlib.TopologicalSorter(parents).static_order():
+            self.pending.discard(uid)
+            key = self.key_of[uid]
+            if key in self.context.selected_asset_keys:
+                yield dg.Output(
+                    None,
+                    output_name=self.context.assets_def.get_output_name_for_asset_key(key),
+                    metadata={UNCHANGED: dg.MetadataValue.text(self.reason)},
+                )
+
+
+def _record(warehouse: Warehouse, plan: BuildPlan) -> None:
+    with warehouse.connect() as con:
+        record_build(con, plan.project, plan.inputs)

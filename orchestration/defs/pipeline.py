@@ -1,7 +1,8 @@
 """One run of the whole pipeline, in-process through Dagster, and its summary for a person at a terminal.
 
 `run_pipeline` loads new landing files, builds and tests the dbt project and runs the syncs, then reads the run's
-events back into a `RunSummary`: files loaded and skipped, rows, rows quarantined, models built, tests passed and
+events back into a `RunSummary`: files loaded and skipped, rows, rows quarantined, models built (and left
+unchanged, since nothing they read changed), tests passed and
 failed, rows each sync sent, and every failure by name, so `tessera run` can print it and exit non-zero when
 anything failed.
 """
@@ -25,7 +26,7 @@ from ..prepare import known_events, prepare
 from ..sources import SOURCES
 from ..terminal import table, text
 from . import definitions
-from .dbt_assets import FULL_CHECKS_TAG
+from .dbt_assets import FULL_CHECKS_TAG, UNCHANGED
 from .instance import project_instance
 from .resources import LandingFolder, Warehouse
 from .runs import fail_dead_runs, interrupted_by_signals, run_tags
@@ -58,6 +59,7 @@ class RunSummary:
     landing: Path
     sources: dict[str, SourceSummary] = field(default_factory=dict)
     models_built: list[str] = field(default_factory=list)
+    models_unchanged: list[str] = field(default_factory=list)  # left alone: nothing they read changed
     syncs: list[SyncSummary] = field(default_factory=list)
     erasures: dict[str, int | list] = field(default_factory=dict)  # the privacy path's metadata
     checks_passed: int = 0
@@ -90,7 +92,8 @@ class RunSummary:
         loads.add_row("total", *map(str, files), *(f"{n:,}" for n in rows))
         lines.append(text(loads, indent=2))
         lines.append("")
-        lines.append(f"  dbt models built: {len(self.models_built)}")
+        unchanged = f" ({len(self.models_unchanged)} unchanged, not built again)" if self.models_unchanged else ""
+        lines.append(f"  dbt models built: {len(self.models_built)}{unchanged}")
         lines.append(
             f"  checks: {self.checks_passed} passed, {len(self.checks_warned)} warned, {self.checks_failed} failed"
         )
@@ -197,6 +200,8 @@ def _read_events(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None
         elif key[0] == "reverse_etl":
             metadata = {name: value.value for name, value in materialization.metadata.items()}
             summary.syncs.append(SyncSummary(key[1], metadata))
+        elif UNCHANGED in materialization.metadata:
+            summary.models_unchanged.append("/".join(key))
         else:
             summary.models_built.append("/".join(key))
     for evaluation in result.get_asset_check_evaluations():

@@ -9,6 +9,7 @@ error leaves either the whole file or none of it. For every file, `rows` + `quar
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -264,3 +265,67 @@ def retractions_pending_rebuild(con: duckdb.DuckDBPyConnection) -> int:
 
 def mark_retractions_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("update raw._retractions set rebuilt_at = now()::timestamp where rebuilt_at is null")
+
+
+# Builds ---------------------------------------------------------------------------------------------------------
+BUILDS_DDL = """
+create table if not exists raw._builds (
+    built_at timestamp not null,
+    project varchar not null,  -- fingerprint of the dbt project and its settings (orchestration.builds)
+    inputs json not null       -- what the build read: a fingerprint per raw table, and of the erasures
+)"""
+# The `inputs` entry of what no single raw table holds: erasure purges delete from many tables at once.
+ERASURES_INPUT = "_erasures"
+# The `inputs` entry of the sync engine's tables that exist: models read them, when there, through views.
+SYNC_TABLES_INPUT = "_reverse_etl_tables"
+
+
+def input_fingerprints(con: duckdb.DuckDBPyConnection, sources: Iterable[Source] = SOURCES) -> dict[str, str]:
+    """What each raw table holds now, as a string that changes with every way Tessera changes it: rows loaded
+    (their count and newest `_loaded_at`), and its files' validations (a file held back, or let through); under
+    ERASURES_INPUT, the erasure purges and tombstones; under SYNC_TABLES_INPUT, which of the sync engine's tables
+    exist (a view over one reads an empty stand-in until it does). (A retracted file forces a full rebuild.)"""
+    fingerprints = {}
+    validations = {}
+    if table_exists(con, "raw", "_validations"):
+        validations = {
+            source: f"{count}/{passed}/{newest}"
+            for source, count, passed, newest in con.execute(
+                "select l.source, count(*), count(*) filter (v.passed), max(v.validated_at) "
+                "from raw._validations v join raw._loads l using (file) group by l.source"
+            ).fetchall()
+        }
+    for source in sources:
+        if table_exists(con, RAW_SCHEMA, source.name):
+            rows, newest = con.execute(f"select count(*), max(_loaded_at) from {RAW_SCHEMA}.{source.name}").fetchone()
+            fingerprints[source.name] = f"{rows}/{newest}/{validations.get(source.name, '')}"
+    erasures = [
+        con.execute(f"select count(*), max({stamp}) from raw.{table}").fetchone()
+        if table_exists(con, "raw", table)
+        else (0, None)  # as good as empty: created empty by the first purge
+        for table, stamp in (("_erasure_purges", "purged_at"), ("_erasures", "erased_at"))
+    ]
+    fingerprints[ERASURES_INPUT] = "/".join(f"{count}/{newest}" for count, newest in erasures)
+    sync_tables = con.execute(
+        "select string_agg(table_name, ',' order by table_name) from information_schema.tables "
+        "where table_schema = 'reverse_etl'"
+    ).fetchone()[0]
+    fingerprints[SYNC_TABLES_INPUT] = sync_tables or ""
+    return fingerprints
+
+
+def last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str]] | None:
+    """The project and input fingerprints of the newest build that succeeded, or None before the first."""
+    if not table_exists(con, "raw", "_builds"):
+        return None
+    row = con.execute("select project, inputs from raw._builds order by built_at desc limit 1").fetchone()
+    return (row[0], json.loads(row[1])) if row else None
+
+
+def record_build(con: duckdb.DuckDBPyConnection, project: str, inputs: dict[str, str]) -> None:
+    """Records a build that succeeded, with the fingerprints taken before it started."""
+    con.execute(BUILDS_DDL)
+    con.execute(
+        "insert into raw._builds values (?, ?, ?)",
+        [datetime.now(UTC).replace(tzinfo=None), project, json.dumps(inputs, sort_keys=True)],
+    )
