@@ -1,10 +1,12 @@
-"""What a day costs: the first build of N customers x D days, the next day's build, and a rebuild with no new files.
+"""What a day costs: the first build of N customers x D days, the next day's build, a rebuild with no new files,
+and a day on which only one source delivered.
 
     python benchmarks/daily_run.py --customers 100000 --days 30
 
-Generates D + 1 days once (kept under --workdir), lands the first D days in a fresh landing folder and warehouse
+Generates D + 2 days once (kept under --workdir), lands the first D days in a fresh landing folder and warehouse
 and runs the pipeline (`tessera run`'s `run_pipeline`, in a child process of its own), then lands day D + 1 and
-runs it again, then runs once more with nothing new. For each run it prints the wall time, the child's peak memory
+runs it again, then runs once more with nothing new, then lands day D + 2 of the consent decisions alone (the
+other sources' models are left unchanged). For each run it prints the wall time, the child's peak memory
 (max RSS), and from dbt's run_results.json the time of the models and of the tests, each against the first
 build; then the models and tests that cost the next day most. Asserts nothing: speed is measured here, never in
 the tests.
@@ -33,9 +35,15 @@ raise SystemExit(0 if summary.succeeded else 1)
 """
 
 
-def land(generated: Path, landing: Path, day: int) -> None:
-    """Copies the generated files of day `day` (1-based: the day-th date of each source's files) into `landing`."""
+ONE_SOURCE = "consent_events"
+
+
+def land(generated: Path, landing: Path, day: int, only: str | None = None) -> None:
+    """Copies the generated files of day `day` (1-based: the day-th date of each source's files) into `landing`;
+    of the source `only`, when given."""
     for source in sorted(path for path in generated.iterdir() if path.is_dir() and not path.name.startswith("_")):
+        if only and source.name != only:
+            continue
         files = sorted(source.iterdir())
         if day <= len(files):
             (landing / source.name).mkdir(parents=True, exist_ok=True)
@@ -56,26 +64,34 @@ def seconds_of(results: list[dict], kind: str) -> float:
 
 
 def main(args: Namespace) -> None:
-    generated = landing_folder(Namespace(**{**vars(args), "days": args.days + 1}))
+    generated = landing_folder(Namespace(**{**vars(args), "days": args.days + 2}))
     work = Path(tempfile.mkdtemp(prefix="daily-run-", dir=args.workdir))
     landing, warehouse, home = work / "landing", work / "warehouse.duckdb", work / "dagster"
     home.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rows = []
     by_node = {}
-    for label, days in [("first build", range(1, args.days + 1)), ("next day", [args.days + 1]), ("no new files", [])]:
+    runs = [
+        ("first build", range(1, args.days + 1), None),
+        ("next day", [args.days + 1], None),
+        ("no new files", [], None),
+        ("nothing again", [], None),
+        ("one source", [args.days + 2], ONE_SOURCE),
+    ]
+    for label, days, only in runs:
         for day in days:
-            land(generated, landing, day)
+            land(generated, landing, day, only)
         started_at = time.time()
         measured = run_measured([sys.executable, "-c", RUN_ONE, str(warehouse), str(landing), str(home)], env)
         results = run_results_since(started_at)
         models, tests = seconds_of(results, "model"), seconds_of(results, "test")
         rows.append((label, measured.seconds, measured.peak_mib, models, tests))
         by_node[label] = results
-        print(f"{label}: {measured.seconds:.1f}s", flush=True)
+        said = [line.strip() for line in measured.output.splitlines() if "models built" in line or "erased:" in line]
+        print(f"{label}: {measured.seconds:.1f}s; {'; '.join(said)}", flush=True)
 
     first = rows[0]
-    print(f"\n{args.customers:,} customers x {args.days} days, then a day more, then nothing new\n")
+    print(f"\n{args.customers:,} customers x {args.days} days, a day more, nothing new, a day of {ONE_SOURCE}\n")
     columns = ["wall s", "x first", "models s", "x first", "tests s", "x first", "peak MiB"]
     print(f"{'run':<14}" + "".join(f"{column:>10}" for column in columns))
     for label, seconds, peak, models, tests in rows:
@@ -83,7 +99,7 @@ def main(args: Namespace) -> None:
             f"{label:<14}{seconds:>10.1f}{seconds / first[1]:>10.2f}{models:>10.1f}{models / first[3]:>10.2f}"
             f"{tests:>10.1f}{tests / first[4]:>10.2f}{peak:>10.0f}"
         )
-    for label in ("next day", "no new files"):
+    for label in ("next day", "one source"):
         print(f"\ncostliest in '{label}':")
         costliest = sorted(by_node[label], key=lambda result: -result["execution_time"])[:12]
         for result in costliest:

@@ -145,6 +145,8 @@ class Unchanged:
 
     def before(self, key: dg.AssetKey):
         """The outputs still pending upstream of the model `key`, in dependency order."""
+        if not self.pending:
+            return
         ancestors, stack = set(), [self.node_of.get(key)]
         while stack:
             for parent in self.manifest["parent_map"].get(stack.pop(), ()):
