@@ -243,8 +243,9 @@ QUARANTINED_ERASED = (
 
 
 def _held_files(con: duckdb.DuckDBPyConnection) -> None:
-    """Which landing file holds which erased record, read from the raw rows' lineage before they go; and the
-    quarantined JSON lines that hold an erased person's identifier, by the record id they carry."""
+    """Which landing file holds which erased record, read from the raw rows' lineage before they go; the
+    quarantined JSON lines that hold an erased person's identifier, by the record id they carry; and the
+    quarantined CSV rows that hold one, by their content (a broken row's id cannot be trusted)."""
     selects = [
         f"select '{source.name}' as source, _file as file, trim({source.record_id}) as record_id "
         f"from raw.{source.name} where trim({source.record_id}) in {_ids(source.name)}"
@@ -260,26 +261,39 @@ def _held_files(con: duckdb.DuckDBPyConnection) -> None:
                     f"where source = '{source.name}' and json_valid(content) and {QUARANTINED_ERASED}"
                 )
     con.execute("create or replace temp table erased_files as " + " union all ".join(selects))
+    csv_sources = ", ".join(f"'{source.name}'" for source in SOURCES if source.format is FileFormat.CSV)
+    quarantined = (
+        f"select source, file, content from raw._quarantine where source in ({csv_sources}) and {QUARANTINED_ERASED}"
+        if table_exists(con, "raw", "_quarantine")
+        else "select null::varchar as source, null::varchar as file, null::varchar as content where false"
+    )
+    con.execute(f"create or replace temp table erased_quarantined_rows as {quarantined}")
 
 
 def _purge_landing(con: duckdb.DuckDBPyConnection, landing: Path, report: PurgeReport) -> None:
     """Rewrites each landing file that held an erased record without it (an erasure request's file keeps the
     request, without its identifiers), and re-registers the file's new hash in the load manifest."""
     by_source = {source.name: source for source in SOURCES}
-    held = con.execute("select source, file, list(distinct record_id) from erased_files group by 1, 2").fetchall()
-    for source_name, name, ids in held:
+    held = con.execute(
+        "select source, file, coalesce(list(distinct record_id) filter (record_id is not null), []), "
+        "coalesce(list(distinct content) filter (content is not null), []) from ("
+        "select source, file, record_id, null as content from erased_files union all "
+        "select source, file, null, content from erased_quarantined_rows) group by 1, 2"
+    ).fetchall()
+    for source_name, name, ids, contents in held:
         path = landing / name
         if not path.is_file():
             continue  # delivered and since removed by whoever owns the folder
-        removed = _rewrite_without(path, by_source[source_name], {str(value).strip() for value in ids})
+        rows = {fields for fields in map(_csv_fields, contents) if fields}
+        removed = _rewrite_without(path, by_source[source_name], {str(value).strip() for value in ids}, rows)
         if removed:
             con.execute("update raw._loads set sha256 = ? where file = ?", [file_sha256(path), name])
             report.rows[name] = removed
 
 
-def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
-    """Writes `path` again without the records whose id is in `ids` (beside it, then renamed, compressed as it
-    came); rows removed."""
+def _rewrite_without(path: Path, source: Source, ids: set[str], rows: set[tuple[str, ...]] = frozenset()) -> int:
+    """Writes `path` again without the records whose id is in `ids`, nor (CSV) the rows whose fields are one of
+    `rows` (beside it, then renamed, compressed as it came); rows removed."""
     partial = path.with_name(f".{path.name}.purging")
     codec = compression_of(path.name)
     if source.format is FileFormat.PARQUET:
@@ -302,11 +316,14 @@ def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
     else:
         with open_bytes(path, codec) as stream:
             text = stream.read().decode("utf-8", "surrogateescape")
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-        header = rows[0] if rows else []
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        header = records[0] if records else []
         index = header.index(source.record_id) if source.record_id in header else 0
         kept, removed = [header], 0
-        for row in rows[1:]:
+        for row in records[1:]:
+            if _csv_fields_of(row) in rows:
+                removed += 1  # a quarantined row of an erased person's
+                continue
             if not (len(row) > index and row[index].strip() in ids):
                 kept.append(row)
                 continue
@@ -321,6 +338,15 @@ def _rewrite_without(path: Path, source: Source, ids: set[str]) -> int:
         os.chmod(partial, path.stat().st_mode)
         os.replace(partial, path)
     return removed
+
+
+def _csv_fields(content: str) -> tuple[str, ...]:
+    """The fields of a quarantined CSV row, as its content holds it (the row's text)."""
+    return _csv_fields_of(next(csv.reader(io.StringIO(content, newline="")), []))
+
+
+def _csv_fields_of(row: list[str]) -> tuple[str, ...]:
+    return tuple(field.strip() for field in row)
 
 
 def _jsonl_id(raw: bytes, path: str) -> str | None:

@@ -412,6 +412,13 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
         # A bad row of the erased person's own: quarantined, it must still go with their other records.
         lines.append({**sample, "event_id": "late-erased", "purpose": "everything", "subject": {"email": email}})
         (consent / "consent_events_2099-01-01.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        # And a CRM row of theirs too broken to load (its dates): no record id to trust, found by its content.
+        crm = tmp_path / "landing" / "crm_contacts"
+        columns = next(crm.glob("*.csv")).read_text().splitlines()[0].split(",")
+        broken = {"contact_id": "C-erased-bad", "email": email, "created_at": "soon", "updated_at": "later"}
+        (crm / "crm_contacts_2098-12-31.csv").write_text(
+            ",".join(columns) + "\n" + ",".join(broken.get(name, "") for name in columns) + "\n"
+        )
         erasures = tmp_path / "landing" / "erasure_requests"
         erasures.mkdir(exist_ok=True)
         with (erasures / "erasure_requests_2099-01-01.csv").open("w", newline="") as handle:
@@ -441,7 +448,9 @@ def test_an_erased_customer_synced_everywhere_leaves_no_trace_in_any_destination
             "select status, count(*) from reverse_etl.erasure_deliveries where request_id = 'R-everywhere' group by 1"
         ).fetchall()
         [(reason,)] = con.execute("select reason from raw._quarantine where content like '%late-bad%'").fetchall()
-        assert con.execute("select count(*) from raw._quarantine where content like '%late-erased%'").fetchone() == (0,)
+        for erased_row in ("late-erased", "C-erased-bad"):
+            held = con.execute("select count(*) from raw._quarantine where contains(content, ?)", [erased_row])
+            assert held.fetchone() == (0,), erased_row
     assert deliveries == [("delivered", held_by)]
     assert "purpose: 'everything' is not one of" in reason
     privacy = tessera("privacy", warehouse=warehouse, landing=tmp_path / "landing")
