@@ -152,6 +152,11 @@ def read_acknowledged(con: duckdb.DuckDBPyConnection, sync_name: str) -> dict[st
     return {key: Acknowledged(fields_hash, fields_json, customer) for key, fields_hash, fields_json, customer in rows}
 
 
+def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates schema `reverse_etl` and its tables where they are missing (the marts read some of them)."""
+    con.execute(DDL)
+
+
 class SyncState:
     """The state tables of one warehouse, shared by the syncs of a run (one writer at a time)."""
 
@@ -159,7 +164,7 @@ class SyncState:
         self._con = con
         self._lock = threading.Lock()
         with self._lock:
-            self._con.execute(DDL)
+            ensure_state_tables(self._con)
 
     def acknowledged(self, sync_name: str) -> dict[str, Acknowledged]:
         with self._lock:

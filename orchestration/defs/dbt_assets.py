@@ -13,6 +13,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from reverse_etl.state import ensure_state_tables
 from tessera.settings import MANIFEST, PROJECT_DIR
 
 from ..builds import BUILT_TYPES, BuildPlan, plan_build, project_fingerprint
@@ -95,6 +96,7 @@ def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareho
     Dagster's UI) builds just those."""
     full_checks = context.run.tags.get(FULL_CHECKS_TAG) == "true"
     with warehouse.connect() as con:
+        ensure_state_tables(con)  # so that the marts over the syncs' tables read them from the first build on
         retracted = retractions_pending_rebuild(con)
         manifest = json.loads(MANIFEST.read_text())
         plan = plan_build(con, manifest, project_fingerprint(PROJECT_DIR))
