@@ -36,7 +36,7 @@ import duckdb
 import identity
 
 from .loading.warehouse import ERASURES_INPUT, SYNC_TABLES_INPUT, input_fingerprints, last_build
-from .prepare import DBT_INPUTS, dbt_variables
+from .prepare import dbt_input_files, dbt_variables
 
 # The dbt resources a build materialises (the others are tests, sources, exposures ...).
 BUILT_TYPES = ("model", "seed", "snapshot")
@@ -53,11 +53,7 @@ def project_fingerprint(project_dir: Path) -> str:
     reads, generated ones included), the identity plugin's code, the dbt target, and the versions of dbt, its
     adapter and DuckDB."""
     digest = hashlib.sha256()
-    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
-    for folder in DBT_INPUTS:
-        files.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
-    files.extend(Path(identity.__file__).parent.glob("*.py"))
-    for path in sorted(path for path in files if path.exists()):
+    for path in [*dbt_input_files(project_dir), *sorted(Path(identity.__file__).parent.glob("*.py"))]:
         digest.update(f"{path.name}\0".encode())
         digest.update(path.read_bytes())
     digest.update(dbt_variables()["TESSERA_DBT_TARGET"].encode())

@@ -90,14 +90,19 @@ def dbt_variables(warehouse: Path | None = None) -> dict[str, str]:
     }
 
 
+def dbt_input_files(project_dir: Path = PROJECT_DIR) -> list[Path]:
+    """Every file of the project that dbt reads, generated ones included, in path order."""
+    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in DBT_INPUTS:
+        files.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
+    return sorted(path for path in files if path.exists())
+
+
 def manifest_is_fresh(project_dir: Path = PROJECT_DIR) -> bool:
     if not MANIFEST.exists():
         return False
     built = MANIFEST.stat().st_mtime
-    inputs = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
-    for folder in DBT_INPUTS:
-        inputs.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
-    return all(path.stat().st_mtime < built for path in inputs if path.exists())
+    return all(path.stat().st_mtime < built for path in dbt_input_files(project_dir))
 
 
 def known_events(warehouse: Path) -> dict[str, set[str]] | None:

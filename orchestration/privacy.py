@@ -247,8 +247,8 @@ def _held_files(con: duckdb.DuckDBPyConnection) -> None:
     quarantined JSON lines that hold an erased person's identifier, by the record id they carry; and the
     quarantined CSV rows that hold one, by their content (a broken row's id cannot be trusted)."""
     selects = [
-        f"select '{source.name}' as source, _file as file, trim({source.record_id}) as record_id "
-        f"from raw.{source.name} where trim({source.record_id}) in {_ids(source.name)}"
+        f"select '{source.name}' as source, _file as file, trim({source.record_id}) as record_id, "
+        f"null::varchar as content from raw.{source.name} where trim({source.record_id}) in {_ids(source.name)}"
         for source in SOURCES
         if table_exists(con, "raw", source.name)
     ]
@@ -257,17 +257,15 @@ def _held_files(con: duckdb.DuckDBPyConnection) -> None:
             if source.format is FileFormat.JSONL:
                 path = next(c.path or c.name for c in source.columns if c.name == source.record_id)
                 selects.append(
-                    f"select source, file, trim(json_extract_string(content, '$.{path}')) from raw._quarantine "
+                    f"select source, file, trim(json_extract_string(content, '$.{path}')), null from raw._quarantine "
                     f"where source = '{source.name}' and json_valid(content) and {QUARANTINED_ERASED}"
                 )
+            elif source.format is FileFormat.CSV:
+                selects.append(
+                    f"select source, file, null, content from raw._quarantine "
+                    f"where source = '{source.name}' and {QUARANTINED_ERASED}"
+                )
     con.execute("create or replace temp table erased_files as " + " union all ".join(selects))
-    csv_sources = ", ".join(f"'{source.name}'" for source in SOURCES if source.format is FileFormat.CSV)
-    quarantined = (
-        f"select source, file, content from raw._quarantine where source in ({csv_sources}) and {QUARANTINED_ERASED}"
-        if table_exists(con, "raw", "_quarantine")
-        else "select null::varchar as source, null::varchar as file, null::varchar as content where false"
-    )
-    con.execute(f"create or replace temp table erased_quarantined_rows as {quarantined}")
 
 
 def _purge_landing(con: duckdb.DuckDBPyConnection, landing: Path, report: PurgeReport) -> None:
@@ -276,9 +274,7 @@ def _purge_landing(con: duckdb.DuckDBPyConnection, landing: Path, report: PurgeR
     by_source = {source.name: source for source in SOURCES}
     held = con.execute(
         "select source, file, coalesce(list(distinct record_id) filter (record_id is not null), []), "
-        "coalesce(list(distinct content) filter (content is not null), []) from ("
-        "select source, file, record_id, null as content from erased_files union all "
-        "select source, file, null, content from erased_quarantined_rows) group by 1, 2"
+        "coalesce(list(distinct content) filter (content is not null), []) from erased_files group by 1, 2"
     ).fetchall()
     for source_name, name, ids, contents in held:
         path = landing / name

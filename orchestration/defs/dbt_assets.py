@@ -108,10 +108,10 @@ def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareho
         arguments += ["--vars", '{"full_checks": true}']
         context.log.info("full checks: every data test reads its whole table")
     whole_run = set(context.selected_asset_keys) == set(context.assets_def.keys)
-    unchanged = Unchanged(context, manifest, set())
-    if whole_run and not retracted and not full_checks and not plan.everything:
+    by_change = whole_run and not retracted and not full_checks and not plan.everything
+    unchanged = Unchanged(context, manifest, plan.unchanged if by_change else set(), plan.reason)
+    if by_change:
         context.log.info(plan.reason)
-        unchanged = Unchanged(context, manifest, plan.unchanged, plan.reason)
         if not plan.built:
             yield from unchanged.remaining()
             return
@@ -137,7 +137,7 @@ class Unchanged:
     wants a step's outputs in dependency order, so each goes out just before the first built model downstream of
     it (`before`), the others at the end (`remaining`)."""
 
-    def __init__(self, context: AssetExecutionContext, manifest: Mapping[str, Any], nodes: set[str], reason=""):
+    def __init__(self, context: AssetExecutionContext, manifest: Mapping[str, Any], nodes: set[str], reason: str):
         self.context, self.manifest, self.reason = context, manifest, reason
         translator = TesseraDbtTranslator()
         built = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] in BUILT_TYPES}
