@@ -110,6 +110,7 @@ AWKWARD_JSON: list[bytes] = [
     b'{"type":"page","messageId":"m-latin","userId":"Ren\xe9","timestamp":"2026-10-01T10:00:00Z"}',
     b"",
     b"   ",
+    "\u00a0".encode(),  # a no-break space: white space to Python's str.strip(), not to JSON nor to bytes.strip()
     b"null",
     b'"a string"',
     b'{"type":"page","messageId":"m-lone","userId":"\\ud800","timestamp":"2026-10-01T10:00:00Z"}',

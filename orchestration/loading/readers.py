@@ -337,6 +337,7 @@ def _lookup(event: dict, path: str) -> object:
 
 
 JSON_BLOCK_BYTES = 8 << 20
+SCAN_ROWS = 8_192  # the lines DuckDB's bulk query reads a piece at a time
 NESTING_LIMIT = 500  # brackets a line may hold and still be read in bulk; Python's reader stops near 1,000 levels
 # The JSON types a column's value may have to be read in bulk: those DuckDB turns into the same text or number as
 # Python does (an integer's digits, yes; a float's or a boolean's text, no: 1e5 is '100000.0' and true 'True').
@@ -366,7 +367,7 @@ def read_jsonl(file: LandingFile, source: Source, batch_rows: int, allowed: Valu
 
 
 def _line_blocks(file: LandingFile) -> Iterator[tuple[pa.BinaryArray, int]]:
-    """The file's lines (with their line breaks), a block of about `JSON_BLOCK_BYTES` at a time, and the number
+    """The file's lines (without their line breaks), a block of about `JSON_BLOCK_BYTES` at a time, and the number
     of each block's first line. A byte-order mark before the first line is not part of it."""
     first_line, rest = 1, b""
     with open_bytes(file) as stream:
@@ -384,12 +385,16 @@ def _line_blocks(file: LandingFile) -> Iterator[tuple[pa.BinaryArray, int]]:
                 continue
             block, rest = data[:cut], data[cut:]
             if block:
-                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")) + 1
-                if not ends.size or ends[-1] != len(block):
-                    ends = np.append(ends, len(block))
+                data_bytes = np.frombuffer(block, dtype=np.uint8)
+                breaks = data_bytes == ord("\n")
+                ends = np.flatnonzero(breaks)  # where each line ends, once the line breaks are taken out
+                ends -= np.arange(len(ends))
+                content = data_bytes[~breaks]
+                if not ends.size or block[-1:] != b"\n":
+                    ends = np.append(ends, len(content))
                 offsets = np.concatenate([[0], ends]).astype(np.int32)
                 lines = pa.Array.from_buffers(
-                    pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+                    pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(content)]
                 )
                 yield lines, first_line
                 first_line += len(ends)
@@ -408,35 +413,13 @@ def _json_batch(
         utf8 = [_is_utf8(line) for line in lines.to_pylist()]
         careful = pc.invert(pa.array(utf8))
         text = pc.if_else(careful, pa.scalar(b"", pa.binary()), lines).cast(pa.string())
-    paths = ["$"] + [f"$.{column.path or column.name}" for column in source.columns]
-    parents = sorted({"$"} | {path.rsplit(".", 1)[0] for path in paths[1:] if path.count(".") > 1})
-    lines_table = pa.table({"n": numbers, "text": text, "careful": careful})  # noqa: F841 (read by DuckDB)
-    found = bulk.sql(
-        """
-        select n, text, careful, json_type(json_text, $paths) as types,
-            json_extract_string(json_text, $paths) as "values",
-            list_bool_and(list_transform(json_keys(json_text, $parents),
-                lambda keys: length(list_distinct(keys)) = length(keys))) as distinct_keys
-        from (
-            select *, case when not careful and json_valid(text) then text else 'null' end as json_text
-            from lines_table
-        )
-        """,
-        params={"paths": paths, "parents": parents},
-    ).to_arrow_table()
-    types, values = found["types"].combine_chunks(), found["values"].combine_chunks()
-    # What DuckDB reads otherwise than Python: a key given twice (Python keeps the last value, DuckDB the first),
-    # a comma before a closing bracket (DuckDB allows it), nesting deeper than Python reads.
-    brackets = pc.add(pc.count_substring(found["text"], "{"), pc.count_substring(found["text"], "["))
-    ok = pc.and_(pc.invert(found["careful"]), pc.equal(pc.list_element(types, 0), "OBJECT"))
-    ok = pc.and_(ok, pc.and_(pc.fill_null(found["distinct_keys"], False), pc.less(brackets, NESTING_LIMIT)))
-    ok = pc.and_(ok, pc.invert(pc.match_substring_regex(found["text"], r",\s*[\]}]")))
-    fields = {}
-    for index, column in enumerate(source.columns, start=1):
-        kind = pc.list_element(types, index)
-        fits = pc.or_(pc.is_null(kind), pc.is_in(kind, pa.array(sorted(JSON_TYPES[column.type]))))  # null: absent
-        ok = pc.and_(ok, fits)
-        fields[column.name] = pc.if_else(fits, pc.list_element(values, index), pa.scalar(None, pa.string()))
+    # in pieces, which DuckDB's threads read side by side (one piece would keep one thread busy)
+    lines_table = pa.Table.from_batches(  # noqa: F841 (read by DuckDB)
+        pa.table({"n": numbers, "text": text, "careful": careful}).to_batches(max_chunksize=SCAN_ROWS)
+    )
+    found = bulk.sql(_bulk_json_query(source)).to_arrow_table()
+    ok = pc.and_(pc.invert(found["careful"]), pc.fill_null(found["shaped"], False))
+    fields = {column.name: found[f"field{index}"].combine_chunks() for index, column in enumerate(source.columns)}
     unix = [column.name for column in source.columns if column.type is ColumnType.UNIX_SECONDS]
     for name in unix:
         seconds = fields[name].cast(pa.float64())
@@ -444,12 +427,12 @@ def _json_batch(
         ok = pc.and_(ok, in_range)
         fields[name] = pc.if_else(in_range, seconds, pa.scalar(None, pa.float64()))
     ok = pc.fill_null(ok, False)
-    blank = pc.equal(pc.utf8_trim_whitespace(found["text"]), "")
+    blank = found["blank"]
     bulk_rows = pc.and_(ok, pc.invert(blank))
     by_line = pc.or_(found["careful"], pc.and_(pc.invert(ok), pc.invert(blank)))
 
     kept = found.filter(bulk_rows)
-    payload = pc.utf8_trim_whitespace(kept["text"])
+    payload = kept["payload"].combine_chunks()
     columns = {}
     for column in source.columns:
         value = fields[column.name].filter(bulk_rows)
@@ -463,13 +446,88 @@ def _json_batch(
     shown = lambda index: payload[index].as_py()  # noqa: E731
     batch = _typed_batch(source, columns, positions, shown, allowed, {"payload": payload})
 
-    again = pc.indices_nonzero(by_line).to_pylist()
-    if not again:
+    again = found["n"].filter(by_line).combine_chunks()
+    if not len(again):
         return batch
-    raw_lines = lines.take(pa.array(again)).to_pylist()
-    careful_batch = _json_lines(source, zip((first_line + i for i in again), raw_lines, strict=True), allowed)
+    raw_lines = lines.take(pc.subtract(again, first_line)).to_pylist()
+    careful_batch = _json_lines(source, zip(again.to_pylist(), raw_lines, strict=True), allowed)
     table = pa.concat_tables([batch.table, careful_batch.table]).sort_by(position_column(source))
     return Batch(table, sorted(batch.quarantined + careful_batch.quarantined, key=lambda q: q.line))
+
+
+# RE2's spelling of the white space around a line: what bytes.strip() removes (a line of nothing else is no line
+# at all), and what JSON allows around a value (a JSON line's payload is trimmed of it)
+BLANK_LINE = r"^[ \t\n\r\x0b\x0c]*$"
+JSON_PADDED = r"^[ \t\n\r]|[ \t\n\r]$"
+JSON_BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
+
+
+def _bulk_json_query(source: Source) -> str:
+    """The one DuckDB query that checks a block's lines and pulls out the contract fields: per line, `shaped` (an
+    object DuckDB reads as Python does, each field of a JSON type that reads as its column's), `blank`, the
+    trimmed `payload`, and each field's text (`field0`, `field1`, ... in the contract's order; null when absent).
+
+    What DuckDB reads otherwise than Python makes a line not `shaped`: a key on a field's path given twice
+    (Python keeps the last value, DuckDB the first), a comma before a closing bracket (DuckDB allows it),
+    nesting deeper than Python reads, a field of another JSON type than its column's (`JSON_TYPES`). Every line
+    is parsed by DuckDB's JSON functions, in parallel; only the fields and the payload come back, as text."""
+    paths = ["$"] + [f"$.{column.path or column.name}" for column in source.columns]
+    keys: dict[str, list[str]] = {}  # parent path -> the keys under it that a contract field's path goes through
+    for column in source.columns:
+        parent = "$"
+        for key in (column.path or column.name).split("."):
+            keys.setdefault(parent, [])
+            if key not in keys[parent]:
+                keys[parent].append(key)
+            parent = f"{parent}.{key}"
+    parents = list(keys)
+    once = [
+        f"coalesce(list_position(list_slice(keys{index}, list_position(keys{index}, {_literal(key)}) + 1, -1), "
+        f"{_literal(key)}), 0) = 0"
+        for index, parent in enumerate(parents)
+        for key in keys[parent]
+    ]
+    fits = [  # a field absent (null) or of a JSON type that reads as its column's
+        f"coalesce(types[{index}] in ({', '.join(map(_literal, sorted(JSON_TYPES[column.type])))}), true)"
+        for index, column in enumerate(source.columns, start=2)
+    ]
+    fields = [
+        f'case when {fit} then "values"[{index}] end as field{index - 1}' for index, fit in enumerate(fits, start=1)
+    ]
+    key_lists = ", ".join(f"json_keys(json_text, {_literal(parent)}) as keys{i}" for i, parent in enumerate(parents))
+    shaped = " and ".join(
+        [
+            "types[1] = 'OBJECT'",
+            *once,
+            *fits,
+            f"strlen(text) - strlen(replace(replace(text, '{{', ''), '[', '')) < {NESTING_LIMIT}",
+            "not regexp_matches(text, ',\\s*[\\]}]')",
+        ]
+    )
+    return f"""
+        select n, careful, {shaped} as shaped,
+            regexp_matches(text, {_literal(BLANK_LINE)}) as blank,
+            case when regexp_matches(text, {_literal(JSON_PADDED)}) then trim(text, {JSON_BLANKS}) else text end
+                as payload,
+            {", ".join(fields)}
+        from (
+            select n, careful, text, json_type(json_text, {_list(paths)}) as types,
+                json_extract_string(json_text, {_list(paths[1:])}) as "values", {key_lists}
+            from (
+                select *, case when not careful and json_valid(text) then text else 'null' end as json_text
+                from lines_table
+            )
+        )
+        """
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(texts: list[str]) -> str:
+    """A constant list, so that DuckDB reads the JSON paths once, not once a line."""
+    return "[" + ", ".join(map(_literal, texts)) + "]"
 
 
 def _is_utf8(line: bytes) -> bool:
