@@ -244,3 +244,24 @@ def test_a_reader_of_a_warehouse_a_build_holds_is_told_who_holds_it(tmp_path: Pa
         assert time.monotonic() - started < 30
     finally:
         holder.wait(timeout=10)
+
+
+def test_a_timestamp_column_converts_as_python_reads_each_value() -> None:
+    """Offsets and none mixed in one column, a few values of another shape among many good ones (read by Python
+    alone), and values shaped like ISO 8601 that are still wrong: each converts, or is refused with its reason,
+    as `convert_value` does it one at a time."""
+    from orchestration.loading.convert import BadValue, convert_array, convert_value
+    from orchestration.sources import Column, ColumnType
+
+    column = Column("occurred_at", ColumnType.TIMESTAMP, required=True)
+    good = ["2026-10-01T10:00:00Z", "2026-10-01 12:30:00+02:00", "2026-10-01T10:00:00.25", " 2026-10-02T00:00:00-0500"]
+    odd = ["yesterday", "2026-13-01T00:00:00Z", "", "01/10/2026", "2026-10-01T25:00:00"]
+    values = good * 40 + odd + good * 10
+    converted, bad = convert_array(column, pa.array(values, pa.string()))
+    for index, value in enumerate(values):
+        try:
+            expected, reason = convert_value(column, value), None
+        except BadValue as error:
+            expected, reason = None, str(error)
+        assert (converted[index].as_py(), bad.get(index)) == (expected, reason), value
+    assert len(bad) == len(odd)

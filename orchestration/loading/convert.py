@@ -177,6 +177,10 @@ def convert_array(column: Column, values: pa.Array) -> tuple[pa.Array, dict[int,
         apart = _odd_timestamps_apart(column, values, target)
         if apart is not None:
             return apart
+    return _in_halves(column, values, target)
+
+
+def _in_halves(column: Column, values: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
     pieces: list[pa.Array] = []
     bad: dict[int, str] = {}
     _convert_in_halves(column, values, target, 0, pieces, bad)
@@ -205,10 +209,7 @@ def _odd_timestamps_apart(
     indices = pc.indices_nonzero(odd).to_pylist()
     if not indices or len(indices) > len(values) // 4:
         return None
-    pieces: list[pa.Array] = []
-    bad: dict[int, str] = {}
-    _convert_in_halves(column, pc.if_else(odd, PLACEHOLDER, values), target, 0, pieces, bad)
-    converted = pa.chunked_array([c for p in pieces for c in getattr(p, "chunks", [p])], type=target).combine_chunks()
+    converted, bad = _in_halves(column, pc.if_else(odd, PLACEHOLDER, values), target)
     own: list[object] = []
     for index in indices:
         try:
