@@ -57,6 +57,7 @@ def duckdb_one(landing: Path, warehouse: Path, source_name: str) -> None:
     options = ", ignore_errors = true" if reader != "read_parquet" else ""  # it skips bad rows, silently
     con.execute(f"create table copied as select * from {reader}(?{options})", [files])
     seconds = time.perf_counter() - started
+    print(con.execute("select count(*) from copied").fetchone()[0], seconds)
     if source.format.value == "jsonl":  # the same job as the loader's: the contract fields and the line kept
         fields = ", ".join(f"json ->> '$.{column.path or column.name}' as {column.name}" for column in source.columns)
         started = time.perf_counter()
@@ -65,7 +66,6 @@ def duckdb_one(landing: Path, warehouse: Path, source_name: str) -> None:
             [files],
         )
         print(con.execute("select count(*) from kept").fetchone()[0], time.perf_counter() - started)
-    print(con.execute("select count(*) from copied").fetchone()[0], seconds)
     con.close()
 
 

@@ -27,6 +27,7 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.INTEGER: pa.int64(),
 }
 CENT = Decimal("0.01")
+NO_TEXT = pa.scalar(None, pa.string())
 
 
 class BadValue(ValueError):
@@ -282,7 +283,7 @@ def _fast_convert(column: Column, values: pa.Array, target: pa.DataType) -> pa.A
             return None
     if pa.types.is_string(values.type):
         trimmed = pc.utf8_trim_whitespace(values)
-        values = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        values = pc.if_else(pc.equal(trimmed, ""), NO_TEXT, trimmed)
     if column.type is ColumnType.UNIX_SECONDS:
         return None
     candidates = [target]
@@ -302,7 +303,6 @@ def _fast_convert(column: Column, values: pa.Array, target: pa.DataType) -> pa.A
 # A time of day followed by an offset (Z, +02, +0200, +02:00): Arrow casts these to a moment in UTC, and the
 # others, without one, as UTC already; a column may hold both kinds.
 ZONED = r"[T ]\d{2}:\d{2}.*([Zz]|[+-]\d{2}(:?\d{2})?)$"
-NO_TEXT = pa.scalar(None, pa.string())
 
 
 def _fast_timestamps(values: pa.Array) -> pa.Array | None:

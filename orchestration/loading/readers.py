@@ -358,10 +358,12 @@ def read_jsonl(file: LandingFile, source: Source, batch_rows: int, allowed: Valu
     column's) are read again one at a time by `_json_lines`, which gives each bad line its own reason; so every
     line is either a row or quarantined."""
     bulk = duckdb.connect()
+    query = _bulk_json_query(source)
     try:
         for block, first_line in _line_blocks(file):
             for start in range(0, len(block), batch_rows):
-                yield _json_batch(bulk, source, block[start : start + batch_rows], first_line + start, allowed)
+                lines = block[start : start + batch_rows]
+                yield _json_batch(bulk, query, source, lines, first_line + start, allowed)
     finally:
         bulk.close()
 
@@ -403,8 +405,14 @@ def _line_blocks(file: LandingFile) -> Iterator[tuple[pa.BinaryArray, int]]:
 
 
 def _json_batch(
-    bulk: duckdb.DuckDBPyConnection, source: Source, lines: pa.BinaryArray, first_line: int, allowed: ValueSets
+    bulk: duckdb.DuckDBPyConnection,
+    query: str,
+    source: Source,
+    lines: pa.BinaryArray,
+    first_line: int,
+    allowed: ValueSets,
 ) -> Batch:
+    """One batch of lines: read in bulk by `query` (`_bulk_json_query`), the rest by the line reader."""
     numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
     try:
         text = lines.cast(pa.string())
@@ -417,7 +425,7 @@ def _json_batch(
     lines_table = pa.Table.from_batches(  # noqa: F841 (read by DuckDB)
         pa.table({"n": numbers, "text": text, "careful": careful}).to_batches(max_chunksize=SCAN_ROWS)
     )
-    found = bulk.sql(_bulk_json_query(source)).to_arrow_table()
+    found = bulk.sql(query).to_arrow_table()
     ok = pc.and_(pc.invert(found["careful"]), pc.fill_null(found["shaped"], False))
     fields = {column.name: found[f"field{index}"].combine_chunks() for index, column in enumerate(source.columns)}
     unix = [column.name for column in source.columns if column.type is ColumnType.UNIX_SECONDS]
