@@ -8,13 +8,19 @@
 
 {#-
     In an incremental model, the newest value of `column` it holds, or 1900 when it holds none: the mark of what
-    a run already took in (`_loaded_at`, `keyed_at`, `_built_at`).
+    a run already took in (`_loaded_at`, `keyed_at`, `_built_at`). Read when the model runs and written into its
+    SQL as a literal: a literal lets the engine skip, by the row groups' minimum and maximum, the history older
+    than the mark, where a subquery makes it read every row (and every column the model selects) first.
 -#}
 {% macro newest_in_this(column) -%}
-    (
-        select coalesce(max(already.{{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as already
-    )
+    {%- set newest -%}
+        select coalesce(max({{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
+    {%- endset -%}
+    {%- if execute -%}
+    cast('{{ run_query(newest).columns[0].values()[0] }}' as {{ dbt.type_timestamp() }})
+    {%- else -%}
+    ({{ newest }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#-

@@ -30,7 +30,7 @@ node_ids as (
 
 ),
 
-candidates as (
+candidates as {{ tessera.inlined() }} (
 
     select identifiers.*, blocked.identifier_value is null as links
     from identifiers
@@ -41,21 +41,37 @@ candidates as (
 
 ),
 
-{#- Records that hold a value that links: a value that links nothing is no key of theirs. -#}
-linked_records as (
+{#- A value that links nothing is no key of a record that holds a value that links. Few values link nothing, so
+    only their records are looked for among those of the values that link. -#}
+records_not_linked as (
 
-    select distinct source, source_record_id from candidates where links
+    select distinct source, source_record_id from candidates where not links
+
+),
+
+records_also_linked as (
+
+    select distinct candidates.source, candidates.source_record_id
+    from candidates
+    inner join records_not_linked
+        on records_not_linked.source = candidates.source
+        and records_not_linked.source_record_id = candidates.source_record_id
+    where candidates.links
 
 ),
 
 linkable as (
 
+    select * from candidates where links
+
+    union all
+
     select candidates.*
     from candidates
-    left join linked_records
-        on linked_records.source = candidates.source
-        and linked_records.source_record_id = candidates.source_record_id
-    where candidates.links or linked_records.source_record_id is null
+    left join records_also_linked
+        on records_also_linked.source = candidates.source
+        and records_also_linked.source_record_id = candidates.source_record_id
+    where not candidates.links and records_also_linked.source_record_id is null
 
 ),
 
