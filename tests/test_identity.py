@@ -330,6 +330,34 @@ def test_a_run_with_new_files_redoes_only_what_they_touch_and_agrees_with_doing_
         assert _dbt(restaged, "run", "--full-refresh", "-s", *models, "--vars", pinned).returncode == 0
         assert _rows(warehouse, engagement) == _rows(restaged, engagement) != before
 
+    # The blocklist matched once per value holds what matching every value gives, after the new files and after
+    # a rule added to the seed (which matches every value again, and drops what the old rules left).
+    matches = "int_identifier_rule_matches"
+    assert _dbt(restaged, "run", "--full-refresh", "-s", matches).returncode == 0
+    assert _rule_matches(warehouse) == _rule_matches(restaged)
+    for copy in (warehouse, restaged):
+        with duckdb.connect(str(copy)) as con:
+            con.execute("insert into staging.blocked_identifiers values ('email', 'regex', '^[a-d]', 'a test rule')")
+    assert _dbt(warehouse, "run", "-s", matches).returncode == 0
+    assert _dbt(restaged, "run", "--full-refresh", "-s", matches).returncode == 0
+    assert _rule_matches(warehouse) == _rule_matches(restaged)
+    assert any(reason == "a test rule" for _, _, reason in _rule_matches(warehouse))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(distinct _rules) from intermediate.{matches}").fetchone() == (1,)
+
+
+def _rule_matches(warehouse: Path) -> set[tuple]:
+    """The values a rule of the blocklist matches, of those still seen, with the rule's reason."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return set(
+            con.execute(
+                "select identifier_type, identifier_value, rule_reason from intermediate.int_identifier_rule_matches"
+                " as matched where rule_reason is not null and exists (select 1 from"
+                " intermediate.int_identifiers_extracted as seen where seen.identifier_type = matched.identifier_type"
+                " and seen.identifier_value = matched.identifier_value)"
+            ).fetchall()
+        )
+
 
 RE_EXPORTED = ["stg_crm__contacts", "stg_shop__orders", "stg_loyalty__members", "stg_helpdesk__tickets"]
 

@@ -1,7 +1,7 @@
 {#-
     Identifier values that never link records: those matching seeds/blocked_identifiers.csv (exact values and
-    regular expressions), "hot" values seen with more distinct anchor identifiers (accounts, loyalty cards, CRM
-    contacts) than one person has, such as a store kiosk's email typed on every enrolment, and "conflicting"
+    regular expressions, matched once per value by int_identifier_rule_matches), "hot" values seen with more
+    distinct anchor identifiers (accounts, loyalty cards, CRM contacts) than one person has, such as a store kiosk's email typed on every enrolment, and "conflicting"
     values, whose records the data shows belong to different people (below). The last two need no list: they
     hold for placeholders no one has written down yet.
 -#}
@@ -12,36 +12,17 @@ with identifiers as {{ tessera.inlined() }} (
 
 ),
 
-distinct_values as (
-
-    select distinct identifier_type, identifier_value from identifiers
-
-),
-
-{#- The rules become constant expressions (each regex compiled once, not once per row). -#}
-{%- set rules = tessera.lookup_rows('blocked_identifiers', 'identifier_type, match_type, pattern') %}
-
+{#- The values a rule of seeds/blocked_identifiers.csv matches (int_identifier_rule_matches), of those seen now. -#}
 rule_matches as (
 
-    select
-        identifier_type,
-        identifier_value,
-        {% if rules -%}
-        case
-            {%- for rule in rules %}
-            when {% if rule.identifier_type != '*' %}identifier_type = '{{ rule.identifier_type }}' and {% endif -%}
-                {%- if rule.match_type == 'exact' -%}
-                identifier_value = '{{ rule.pattern | lower | replace("'", "''") }}'
-                {%- else -%}
-                {{ tessera.regexp_contains('identifier_value', "'" ~ rule.pattern | replace("'", "''") ~ "'") }}
-                {%- endif %}
-                then '{{ rule.reason | replace("'", "''") }}'
-            {%- endfor %}
-        end
-        {%- else -%}
-        cast(null as {{ dbt.type_string() }})
-        {%- endif %} as rule_reason
-    from distinct_values
+    select matched.identifier_type, matched.identifier_value, matched.rule_reason
+    from {{ ref('int_identifier_rule_matches') }} as matched
+    where matched.rule_reason is not null
+        and exists (
+            select 1 from identifiers
+            where identifiers.identifier_type = matched.identifier_type
+                and identifiers.identifier_value = matched.identifier_value
+        )
 
 ),
 
@@ -49,7 +30,6 @@ blocked_by_rule as (
 
     select identifier_type, identifier_value, 1 as precedence, 'rule: ' || rule_reason as reason
     from rule_matches
-    where rule_reason is not null
 
 ),
 
