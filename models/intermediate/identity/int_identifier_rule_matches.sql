@@ -3,9 +3,9 @@
     regular expressions), or null: the rules' half of int_identifiers_blocked, kept so that each value's regular
     expressions run once, not on every run.
 
-    Incremental: a run reads only the values of the identifiers arrived since the last one that it has not read
-    before. Each row keeps the fingerprint of the rules it was matched with (`_rules`); a changed seed matches
-    every value again, and the post-hook drops what the old rules left (values no longer seen).
+    Incremental: a run matches only the values first seen since the last one (int_identity_node_ids numbers each
+    value once, when first seen). Each row keeps the fingerprint of the rules it was matched with (`_rules`); a
+    changed seed matches every value again, and the post-hook drops what the old rules left.
 -#}
 {%- set rules = tessera.lookup_rows('blocked_identifiers', 'identifier_type, match_type, pattern') %}
 {%- set fingerprint = tessera.blocklist_fingerprint(rules) %}
@@ -20,27 +20,14 @@
 {%- set others = "select count(*) from " ~ this ~ " where _rules <> '" ~ fingerprint ~ "'" %}
 {%- set matched_before = is_incremental() and execute and run_query(others).columns[0].values()[0] == 0 %}
 
-with identifiers as (
+{#- int_identity_node_ids holds every value once, from the run that first saw it. -#}
+with new_values as (
 
-    select * from {{ ref('int_identifiers_extracted') }}
-    {% if matched_before -%}
-    {{ tessera.arrived_since_last_run() }}
-    {%- endif %}
-
-),
-
-new_values as (
-
-    select identifier_type, identifier_value, min(_loaded_at) as _loaded_at
-    from identifiers
+    select identifier_type, identifier_value, _loaded_at
+    from {{ ref('int_identity_node_ids') }}
     {%- if matched_before %}
-    where not exists (
-        select 1 from {{ this }} as matched
-        where matched.identifier_type = identifiers.identifier_type
-            and matched.identifier_value = identifiers.identifier_value
-    )
+    where _built_at > {{ tessera.last_built_at() }}
     {%- endif %}
-    group by 1, 2
 
 ),
 
