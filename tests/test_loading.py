@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.demo_data.writer import ORDERS_SCHEMA
-from orchestration.loading.landing import outside_sources
+from orchestration.loading.landing import outside_sources, source_files
 from orchestration.loading.warehouse import ensure_raw_tables, load_source
 from orchestration.sources import SOURCES, SOURCES_BY_NAME, FileFormat
 from tessera.warehouse import connect
@@ -75,6 +75,43 @@ def test_a_changed_file_is_refused_whole_and_named(con, tmp_path: Path) -> None:
     assert [load.file for load in report.loaded] == ["crm_contacts/day2.csv"], "the other file still loads"
     ids = {row[0] for row in con.execute("select contact_id from raw.crm_contacts").fetchall()}
     assert ids == {"C1", "C3"}, "nothing of the changed file loaded"
+
+
+def test_a_file_cut_short_after_some_of_it_was_written_loads_nothing_and_the_files_around_it_load(
+    con, tmp_path: Path
+) -> None:
+    """A source's new files load in one transaction: a compressed file that turns out cut short after its first
+    block was written undoes the transaction, and the files before and after it load again without it."""
+    import gzip
+
+    from orchestration.loading.readers import LandingFileError, read
+
+    def messages(prefix: str, count: int) -> bytes:
+        event = {"type": "track", "anonymousId": "a1", "timestamp": "2026-10-01T10:00:00Z", "event": "Viewed"}
+        return "".join(json.dumps({**event, "messageId": f"{prefix}-{n}", "n": f"{n:0400d}"}) + "\n"
+                       for n in range(count)).encode()  # fmt: skip
+
+    folder = tmp_path / "web_events"
+    folder.mkdir()
+    (folder / "day1.jsonl").write_bytes(messages("before", 3))
+    whole = gzip.compress(messages("cut", 40_000), compresslevel=1)  # about 18 MB of lines: blocks of 8 MiB
+    (folder / "day2.jsonl.gz").write_bytes(whole[: len(whole) * 9 // 10])
+    (folder / "day3.jsonl").write_bytes(messages("after", 2))
+    cut = next(file for file in source_files(tmp_path, WEB).files if file.name.endswith(".gz"))
+    batches = read(cut, WEB)
+    assert next(batches).rows > 0, "the cut file's first rows are read before the cut is found"
+    with pytest.raises(LandingFileError):
+        list(batches)
+
+    report = load_source(con, tmp_path, WEB)
+    assert [load.file for load in report.loaded] == ["web_events/day1.jsonl", "web_events/day3.jsonl"]
+    assert len(report.errors) == 1 and report.errors[0].startswith("web_events/day2.jsonl.gz: "), report.errors
+    ids = {row[0] for row in con.execute("select message_id from raw.web_events").fetchall()}
+    assert ids == {"before-0", "before-1", "before-2", "after-0", "after-1"}
+    assert _count(con, "select count(*) from raw._loads") == 2
+    assert _count(con, "select count(*) from raw._quarantine") == 0
+    again = load_source(con, tmp_path, WEB)
+    assert again.skipped == ["web_events/day1.jsonl", "web_events/day3.jsonl"] and len(again.errors) == 1
 
 
 def test_bad_csv_rows_are_quarantined_with_line_and_reason(con, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 The manifest `raw._loads` records every file loaded (by its path under the landing folder, with its SHA-256):
 a file seen before is skipped, and the same name with different content is refused, loading nothing of it.
-Each file loads in one transaction together with its manifest row and its quarantined rows, so a crash or an
-error leaves either the whole file or none of it. For every file, `rows` + `quarantined` = the rows it holds.
+A file loads together with its manifest row and its quarantined rows, in one transaction with the source's
+other new files (up to GROUP_BYTES of them), so a crash or an error leaves either the whole file or none of it.
+For every file, `rows` + `quarantined` = the rows it holds.
 """
 
 from __future__ import annotations
@@ -98,25 +99,38 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_file(
-    con: duckdb.DuckDBPyConnection, source: Source, file: LandingFile, value_sets: ValueSets | None = None
+# A source's new files load in one transaction up to this many bytes (on disk) of them: a transaction's rows are
+# written to the warehouse file once, compressed, when they fill DuckDB's row groups, where a small file's own
+# transaction goes through the write-ahead log and is written again at the next checkpoint.
+GROUP_BYTES = 256 << 20
+
+
+class _FileFailed(Exception):
+    """A file that cannot be loaded (`error`), and whether the transaction already holds rows of it."""
+
+    def __init__(self, error: LandingFileError, wrote: bool):
+        super().__init__(str(error))
+        self.error, self.wrote = error, wrote
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection, source: Source, file: LandingFile, value_sets: ValueSets | None
 ) -> FileLoad:
-    """Loads one file exactly once; raises `LandingFileError` (loading nothing of it) if it cannot. A row whose
-    value is outside its column's set (`value_sets`, default the contract's) is quarantined like a row that does
-    not parse."""
+    """Loads one file, with its manifest row and its quarantined rows, in the open transaction; raises
+    `_FileFailed` if it cannot (a changed file, a header off contract, a compressed file cut short)."""
     name = file.name
     digest = file_sha256(file.path)
     seen = con.execute("select sha256 from raw._loads where file = ?", [name]).fetchone()
     if seen is not None:
         if seen[0] == digest:
             return FileLoad(name, skipped=True)
-        raise LandingFileError(
+        refused = LandingFileError(
             f"{name}: was loaded before with different content (sha256 {seen[0][:12]}…, now {digest[:12]}…). "
             "A delivered file must not change: deliver new data under a new file name, or restore the original."
         )
+        raise _FileFailed(refused, wrote=False)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = quarantined = 0
-    con.begin()
     try:
         for batch in read(file, source, value_sets=value_sets):
             if batch.rows:
@@ -144,35 +158,76 @@ def load_file(
                 con.unregister("bad")
             rows += batch.rows
             quarantined += len(batch.quarantined)
-        con.execute(
-            "insert into raw._loads values (?, ?, ?, ?, ?, ?)",
-            [name, source.name, digest, rows, quarantined, loaded_at],
-        )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+    except LandingFileError as error:
+        raise _FileFailed(error, wrote=bool(rows or quarantined)) from None
+    con.execute(
+        "insert into raw._loads values (?, ?, ?, ?, ?, ?)", [name, source.name, digest, rows, quarantined, loaded_at]
+    )
     return FileLoad(name, skipped=False, rows=rows, quarantined=quarantined)
+
+
+def _load_group(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    files: list[LandingFile],
+    value_sets: ValueSets | None,
+    report: SourceLoad,
+) -> None:
+    """Loads `files` in one transaction, each exactly once. A file that cannot be loaded is reported and loads
+    nothing: refused before any of its rows were written, the others go on in the same transaction; refused
+    after (a compressed file cut short), the transaction is rolled back and the others are loaded again without
+    it. Any other error rolls back the whole group and is raised: nothing of it is loaded, and the next run
+    loads it all."""
+    while files:
+        loads: list[FileLoad] = []
+        failed: list[str] = []
+        undone: LandingFile | None = None
+        con.begin()
+        try:
+            for file in files:
+                try:
+                    loads.append(_load_file(con, source, file, value_sets))
+                except _FileFailed as failure:
+                    failed.append(str(failure.error))
+                    if failure.wrote:
+                        undone = file
+                        break
+            if undone is None:
+                con.commit()
+            else:
+                con.rollback()
+        except BaseException:
+            con.rollback()
+            raise
+        if undone is not None:
+            report.errors.append(failed[-1])
+            files = [file for file in files if file is not undone]
+            continue
+        report.errors.extend(failed)
+        report.skipped.extend(load.file for load in loads if load.skipped)
+        report.loaded.extend(load for load in loads if not load.skipped)
+        return
 
 
 def load_source(
     con: duckdb.DuckDBPyConnection, landing: Path, source: Source, value_sets: ValueSets | None = None
 ) -> SourceLoad:
-    """Loads every new file of one source's folder and its sub-folders, in name order. A file that cannot be
-    loaded is reported and loads nothing; the others load all the same. Files left alone (`landing.py`: hidden,
-    another format) are reported, and links outside the landing folder refused."""
+    """Loads every new file of one source's folder and its sub-folders, in name order, each exactly once, in
+    transactions of up to GROUP_BYTES of files (`_load_group`). A file that cannot be loaded is reported and
+    loads nothing; the others load all the same. Files left alone (`landing.py`: hidden, another format) are
+    reported, and links outside the landing folder refused. A row whose value is outside its column's set
+    (`value_sets`, default the contract's) is quarantined like a row that does not parse."""
     found = source_files(landing, source)
     report = SourceLoad(source.name, errors=list(found.refused), left_alone=list(found.left_alone))
+    group: list[LandingFile] = []
+    size = 0
     for file in found.files:
-        try:
-            load = load_file(con, source, file, value_sets)
-        except LandingFileError as error:
-            report.errors.append(str(error))
-            continue
-        if load.skipped:
-            report.skipped.append(load.file)
-        else:
-            report.loaded.append(load)
+        group.append(file)
+        size += file.path.stat().st_size
+        if size >= GROUP_BYTES:
+            _load_group(con, source, group, value_sets, report)
+            group, size = [], 0
+    _load_group(con, source, group, value_sets, report)
     return report
 
 
