@@ -102,7 +102,7 @@ def file_sha256(path: Path) -> str:
 # A source's new files load in one transaction up to this many bytes (on disk) of them: a transaction's rows are
 # written to the warehouse file once, compressed, when they fill DuckDB's row groups, where a small file's own
 # transaction goes through the write-ahead log and is written again at the next checkpoint.
-GROUP_BYTES = 256 << 20
+GROUP_BYTES = 64 << 20
 
 
 class _FileFailed(Exception):
