@@ -126,7 +126,7 @@ def build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareho
                 yield from unchanged.before(context.assets_def.keys_by_output_name[event.output_name])
             yield event
     yield from unchanged.remaining()
-    if not full_checks:
+    if not full_checks:  # parsed with other vars: its state would cost the next daily build a whole parse
         keep_partial_parse(invocation.target_path)
     if error := invocation.get_error():
         raise error

@@ -180,30 +180,30 @@ def _load_group(
     loads it all."""
     while files:
         loads: list[FileLoad] = []
-        failed: list[str] = []
-        undone: LandingFile | None = None
+        refused: list[str] = []
+        cut: tuple[LandingFile, str] | None = None  # the file whose rows the transaction must not keep
         con.begin()
         try:
             for file in files:
                 try:
                     loads.append(_load_file(con, source, file, value_sets))
                 except _FileFailed as failure:
-                    failed.append(str(failure.error))
                     if failure.wrote:
-                        undone = file
+                        cut = (file, str(failure.error))
                         break
-            if undone is None:
+                    refused.append(str(failure.error))
+            if cut is None:
                 con.commit()
             else:
                 con.rollback()
         except BaseException:
             con.rollback()
             raise
-        if undone is not None:
-            report.errors.append(failed[-1])
-            files = [file for file in files if file is not undone]
+        if cut is not None:
+            report.errors.append(cut[1])
+            files = [file for file in files if file is not cut[0]]
             continue
-        report.errors.extend(failed)
+        report.errors.extend(refused)
         report.skipped.extend(load.file for load in loads if load.skipped)
         report.loaded.extend(load for load in loads if not load.skipped)
         return
